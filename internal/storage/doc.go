@@ -1,0 +1,20 @@
+// Package storage is the seam between the API server and etcd.
+//
+// Interface stores typed Kubernetes objects under string keys
+// ("/registry/pods/default/web"). The resourceVersion of every object it
+// returns is the etcd modification revision of its key, and the
+// resourceVersion of every list is the etcd revision the list was read at,
+// so a client can resume a watch from either.
+//
+// # Organization
+//
+//   - interface.go: Interface, its options and the update/delete callbacks.
+//   - errors.go: *Error and the codes callers test with IsNotFound & co.
+//   - predicate.go: label/field filtering and paging of lists and watches.
+//   - etcd3/: the implementation on an etcd v3 client.
+//   - embedded/: starts a single-member etcd inside the process.
+//   - storagetest/: the contract suite every implementation must pass.
+//
+// Only the API server (and the server composition root that builds it)
+// imports this package; every other component goes through the API.
+package storage

@@ -1,0 +1,126 @@
+package storage
+
+import (
+	"context"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
+)
+
+// Interface stores objects under keys. Implementations are safe for
+// concurrent use. Every method that returns an object through out sets its
+// resourceVersion to the revision of the key; objects passed in may carry
+// any resourceVersion, which is never stored.
+//
+// Errors are *Error values (see IsNotFound and friends) or context errors.
+type Interface interface {
+	// Create stores obj at key if the key does not exist, and decodes the
+	// stored object into out. A present key gives ErrCodeKeyExists.
+	Create(ctx context.Context, key string, obj, out runtime.Object) error
+
+	// Get decodes the object at key into out. A missing key gives
+	// ErrCodeKeyNotFound.
+	Get(ctx context.Context, key string, opts GetOptions, out runtime.Object) error
+
+	// List decodes every object whose key starts with prefix and that
+	// matches opts.Predicate into listObj (a pointer to a *List type), in
+	// key order. It sets the list's resourceVersion and, when the
+	// predicate's Limit cut the list short, its continue token and
+	// remainingItemCount (when known).
+	List(ctx context.Context, prefix string, opts ListOptions, listObj runtime.Object) error
+
+	// GuaranteedUpdate reads the object at key, calls tryUpdate with a copy
+	// of it and writes what tryUpdate returns if the key has not changed
+	// since the read; otherwise it reads again and calls tryUpdate again.
+	// The result is decoded into out. If tryUpdate returns an object equal
+	// (byte for byte once encoded) to the current one, nothing is written and
+	// out receives the current object with its unchanged resourceVersion.
+	// An error from tryUpdate is returned as is. A missing key gives
+	// ErrCodeKeyNotFound unless ignoreNotFound, in which case tryUpdate
+	// receives a zero object of out's type (creating the key).
+	GuaranteedUpdate(ctx context.Context, key string, out runtime.Object, ignoreNotFound bool,
+		preconditions *Preconditions, tryUpdate UpdateFunc) error
+
+	// Delete removes the object at key if preconditions hold and validate
+	// (if not nil) accepts the current object; out receives the object as
+	// it was just before deletion, with the resourceVersion of the deleting
+	// revision. Like GuaranteedUpdate it retries when the key changes
+	// between the read and the delete.
+	Delete(ctx context.Context, key string, out runtime.Object, preconditions *Preconditions,
+		validate ValidateDeleteFunc) error
+
+	// Watch streams changes to the keys under prefix (or to key itself when
+	// prefix names one object) that match opts.Predicate. See ListOptions
+	// for where the stream starts. Objects that stop matching are delivered
+	// as watch.Deleted, objects that start matching as watch.Added. When the
+	// start revision has been compacted, the stream delivers one watch.Error
+	// whose object is a *metav1.Status with code 410 (reason Expired) and
+	// ends. The stream ends when ctx ends or Stop is called.
+	Watch(ctx context.Context, prefix string, opts ListOptions) (watch.Interface, error)
+
+	// CurrentRevision returns the newest revision of the store (a
+	// linearizable read).
+	CurrentRevision(ctx context.Context) (int64, error)
+}
+
+// GetOptions tune Get.
+type GetOptions struct {
+	// ResourceVersion "" reads the newest value (linearizable). "0" may be
+	// served from anything already known. Other values must be revisions the
+	// store has reached; a value beyond the current revision gives
+	// ErrCodeResourceVersionTooLarge after a short wait.
+	ResourceVersion string
+}
+
+// ListOptions tune List and Watch.
+type ListOptions struct {
+	// ResourceVersion and ResourceVersionMatch follow the Kubernetes API
+	// semantics. For List: "" is the newest state; "0" is any state (the
+	// newest is fine); otherwise with ResourceVersionMatch Exact the state at
+	// exactly that revision (ErrCodeExpired when compacted), and with
+	// NotOlderThan or unset a state at least that new.
+	// For Watch: "" and "0" first deliver a synthetic watch.Added for every
+	// matching object that exists now, then changes after that state; any
+	// other value delivers changes after that revision.
+	ResourceVersion      string
+	ResourceVersionMatch metav1.ResourceVersionMatch
+
+	// Predicate filters the objects; for List it also pages them.
+	Predicate Predicate
+
+	// SendInitialEvents (Watch only) asks, as the watch-list protocol does,
+	// for a synthetic watch.Added per existing object followed by a
+	// watch.Bookmark annotated metav1.InitialEventsAnnotationKey="true",
+	// regardless of ResourceVersion (which then is the oldest acceptable
+	// state of that initial list).
+	SendInitialEvents *bool
+
+	// AllowWatchBookmarks (Watch only) lets the stream deliver
+	// watch.Bookmark events: an object of the watched type carrying only a
+	// resourceVersion, sent at least once a minute while the stream is
+	// idle, so a client can resume from a recent revision.
+	AllowWatchBookmarks bool
+}
+
+// Preconditions must hold for an update or delete to proceed; a failed one
+// gives ErrCodePreconditionFailed.
+type Preconditions struct {
+	UID             *types.UID
+	ResourceVersion *string
+}
+
+// NewUIDPreconditions returns Preconditions requiring uid.
+func NewUIDPreconditions(uid types.UID) *Preconditions {
+	return &Preconditions{UID: &uid}
+}
+
+// UpdateFunc computes the new object from the current one (a private copy
+// the function may modify and return). It is called again with a fresher
+// copy whenever a write loses a race, so it must be free of side effects.
+type UpdateFunc func(current runtime.Object) (updated runtime.Object, err error)
+
+// ValidateDeleteFunc inspects the current object before Delete removes it;
+// an error aborts the delete and is returned as is.
+type ValidateDeleteFunc func(ctx context.Context, current runtime.Object) error
