@@ -61,8 +61,11 @@ func init() {
 	// Options and Status are registered unversioned, as upstream does, so
 	// they decode from any group's query parameters.
 	metav1.AddToGroupVersion(Scheme, schema.GroupVersion{Version: "v1"})
-	utilruntime.Must(Scheme.SetVersionPriority(corev1.SchemeGroupVersion, appsv1.SchemeGroupVersion,
+	for _, gv := range []schema.GroupVersion{corev1.SchemeGroupVersion, appsv1.SchemeGroupVersion,
 		batchv1.SchemeGroupVersion, networkingv1.SchemeGroupVersion, storagev1.SchemeGroupVersion,
 		coordinationv1.SchemeGroupVersion, discoveryv1.SchemeGroupVersion, eventsv1.SchemeGroupVersion,
-		autoscalingv1.SchemeGroupVersion, policyv1.SchemeGroupVersion))
+		autoscalingv1.SchemeGroupVersion, policyv1.SchemeGroupVersion} {
+		// One call per group: each names the preferred version of its group.
+		utilruntime.Must(Scheme.SetVersionPriority(gv))
+	}
 }

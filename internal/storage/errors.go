@@ -31,6 +31,9 @@ const (
 	ErrCodeInvalidContinue
 	// ErrCodeUnreachable: etcd did not answer (503).
 	ErrCodeUnreachable
+	// ErrCodeInvalidResourceVersion: a resourceVersion is not a revision
+	// (not a decimal number) (400).
+	ErrCodeInvalidResourceVersion
 )
 
 // Error is the error every Interface method returns for a storage-level
@@ -65,6 +68,8 @@ func (e *Error) Error() string {
 		what = "invalid continue token"
 	case ErrCodeUnreachable:
 		what = "etcd unreachable"
+	case ErrCodeInvalidResourceVersion:
+		what = "invalid resource version"
 	default:
 		what = fmt.Sprintf("error code %d", e.Code)
 	}
@@ -100,3 +105,6 @@ func IsExists(err error) bool { return CodeOf(err) == ErrCodeKeyExists }
 
 // IsConflict reports whether err is an ErrCodeResourceVersionConflict.
 func IsConflict(err error) bool { return CodeOf(err) == ErrCodeResourceVersionConflict }
+
+// IsExpired reports whether err is an ErrCodeExpired.
+func IsExpired(err error) bool { return CodeOf(err) == ErrCodeExpired }

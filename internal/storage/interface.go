@@ -24,10 +24,12 @@ type Interface interface {
 	// ErrCodeKeyNotFound.
 	Get(ctx context.Context, key string, opts GetOptions, out runtime.Object) error
 
-	// List decodes every object whose key starts with prefix and that
-	// matches opts.Predicate into listObj (a pointer to a *List type), in
-	// key order. It sets the list's resourceVersion and, when the
-	// predicate's Limit cut the list short, its continue token and
+	// List decodes every object stored below prefix and that matches
+	// opts.Predicate into listObj (a pointer to a *List type), in key order.
+	// Prefixes are directories: a trailing "/" is implied, so
+	// "/registry/pods/default" lists "/registry/pods/default/web" but not
+	// "/registry/pods/default2/db". It sets the list's resourceVersion and,
+	// when the predicate's Limit cut the list short, its continue token and
 	// remainingItemCount (when known).
 	List(ctx context.Context, prefix string, opts ListOptions, listObj runtime.Object) error
 
@@ -51,13 +53,18 @@ type Interface interface {
 	Delete(ctx context.Context, key string, out runtime.Object, preconditions *Preconditions,
 		validate ValidateDeleteFunc) error
 
-	// Watch streams changes to the keys under prefix (or to key itself when
-	// prefix names one object) that match opts.Predicate. See ListOptions
-	// for where the stream starts. Objects that stop matching are delivered
-	// as watch.Deleted, objects that start matching as watch.Added. When the
-	// start revision has been compacted, the stream delivers one watch.Error
-	// whose object is a *metav1.Status with code 410 (reason Expired) and
-	// ends. The stream ends when ctx ends or Stop is called.
+	// Watch streams changes to the keys below prefix (a directory, as for
+	// List) and to the key equal to prefix (so a watch on an object's own
+	// key sees that object alone) that match opts.Predicate. See
+	// ListOptions for where the stream starts. Objects that stop matching
+	// are delivered as watch.Deleted (the object as it last matched, with
+	// the resourceVersion of the change), objects that start matching as
+	// watch.Added. Deleted objects carry their last state with the
+	// resourceVersion of the deletion. When the start revision has been
+	// compacted, the stream delivers one watch.Error whose object is a
+	// *metav1.Status with code 410 (reason Expired) and ends. The stream
+	// ends when ctx ends or Stop is called; a consumer that stops reading
+	// must call one of them.
 	Watch(ctx context.Context, prefix string, opts ListOptions) (watch.Interface, error)
 
 	// CurrentRevision returns the newest revision of the store (a
@@ -102,6 +109,13 @@ type ListOptions struct {
 	// resourceVersion, sent at least once a minute while the stream is
 	// idle, so a client can resume from a recent revision.
 	AllowWatchBookmarks bool
+
+	// NewObject (Watch only) returns an empty object of the watched type.
+	// A watch cannot learn its type from the keys, so bookmarks (including
+	// the initial-events-end one) are built with it; when nil they carry
+	// the type of the last object the stream delivered or, before any, a
+	// *metav1.PartialObjectMetadata, which typed clients reject. Set it.
+	NewObject func() runtime.Object
 }
 
 // Preconditions must hold for an update or delete to proceed; a failed one

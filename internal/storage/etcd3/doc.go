@@ -1,0 +1,20 @@
+// Package etcd3 implements storage.Interface on an etcd v3 client.
+//
+// Objects are stored in the Kubernetes protobuf envelope (Codec) under
+// their keys, without a resourceVersion: the resourceVersion every read
+// returns is the etcd modification revision of the key, and a list's is the
+// revision it was read at. Writes are etcd transactions guarded by the
+// revision that was read (optimistic concurrency); watches are etcd
+// watches, filtered by the caller's predicate and turned into watch.Events.
+//
+// # Organization
+//
+//   - codec.go: Codec, the stored format.
+//   - store.go: Store (New, Config), reads and writes of single keys.
+//   - list.go: List, paging and continue tokens.
+//   - watch.go: Watch: initial events, selector transitions, bookmarks.
+//   - compact.go: Compactor, the Runnable that trims etcd's history.
+//
+// A Store holds no cache and no goroutine of its own beyond one per watch,
+// so several API servers may share one etcd.
+package etcd3
