@@ -1,10 +1,25 @@
 #!/usr/bin/env bash
-# Runs the whole Navarch test suite: static checks, unit and integration
-# tests, then the end-to-end tests against the built binary.
+# Runs the whole Navarch test suite: static checks, unit tests, integration
+# tests (in-process control plane on a real embedded etcd) and end-to-end
+# tests (the built binary driven by the embedded kubectl).
+#
+#   ./hack/test.sh            everything (what CI runs)
+#   ./hack/test.sh -short     unit tests only, the fast inner loop
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+short=""
+if [[ "${1:-}" == "-short" ]]; then
+	short="-short"
+fi
+
+echo "== gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './_output/*'))
+if [[ -n "$unformatted" ]]; then
+	echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
 echo "== go vet"
 go vet ./...
 echo "== go test"
-go test -count=1 ./...
+# The end-to-end tests build the binary once into a temp dir.
+go test -count=1 -timeout 25m $short ./...

@@ -1,0 +1,25 @@
+// Package apiserver is Navarch's Kubernetes API server: HTTP routing,
+// authentication, discovery, OpenAPI, and one generic REST handler that
+// serves every kind in the registry over the storage interface.
+//
+// # Organization
+//
+//   - server.go: Config, Server, the top-level routing and health checks.
+//   - auth.go: who a request comes from (client certificates, bearer tokens).
+//   - requestinfo.go: what a resource URL names.
+//   - negotiate.go, responses.go: content negotiation, errors as metav1.Status.
+//   - discovery.go: /api, /apis and the aggregated discovery documents.
+//   - rest.go: get, list, create, update, delete, deletecollection.
+//   - patch.go: JSON, merge and strategic merge patches.
+//   - watch.go: watch streams (also as Tables for kubectl get -w).
+//   - table.go: server-side printing and PartialObjectMetadata.
+//   - subresources.go: status, scale, binding, eviction, finalize, and the
+//     streaming routes of pods.
+//   - decode.go: request bodies, size limits and field validation.
+//   - namespaces.go: namespace existence and the namespace deletion rules.
+//   - openapi/: the OpenAPI v2 and v3 documents.
+//
+// Kind-specific rules live in internal/registry; the handler never switches
+// on a kind except for the few upstream special cases listed in
+// subresources.go and namespaces.go.
+package apiserver

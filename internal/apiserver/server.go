@@ -1,0 +1,282 @@
+package apiserver
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/klog/v2"
+
+	"github.com/navarch/navarch/internal/registry"
+	"github.com/navarch/navarch/internal/storage"
+	"github.com/navarch/navarch/internal/version"
+)
+
+// Config is what the API server needs.
+type Config struct {
+	// Storage holds every object.
+	Storage storage.Interface
+	// Kinds are the served kinds (registry/builtin.Kinds()).
+	Kinds []*registry.Kind
+	// Authenticator identifies clients; a request it does not recognize gets
+	// 401 except on the public health and version endpoints. Nil accepts
+	// every request as an anonymous admin (in-process tests only).
+	Authenticator Authenticator
+
+	// OpenAPI serves /openapi/v2 and /openapi/v3 (openapi.New(Kinds));
+	// nil answers 404 there.
+	OpenAPI OpenAPIServer
+
+	// ServiceCIDR and NodePortRange are where Services get their cluster
+	// IPs and node ports ("" for DefaultServiceCIDR, DefaultNodePortRange).
+	ServiceCIDR   string
+	NodePortRange string
+
+	// Address is where Start listens ("0.0.0.0:6443"), with TLS.
+	Address string
+	TLS     *tls.Config
+}
+
+// OpenAPIServer serves the OpenAPI documents.
+type OpenAPIServer interface {
+	ServeV2(w http.ResponseWriter, r *http.Request)
+	ServeV3(w http.ResponseWriter, r *http.Request)
+}
+
+// Server is the API server. Create it with New; serve it with Start, or
+// use Handler in tests.
+type Server struct {
+	cfg       Config
+	store     storage.Interface
+	resources map[schema.GroupVersionResource]*resource
+	discovery *discovery
+	// services allocates Service IPs and ports; nil when services are not
+	// served.
+	services *serviceAllocator
+	// ready turns true once the server may answer /readyz with 200
+	// (SetReady, after bootstrap objects exist).
+	ready atomic.Bool
+	// listenAddr is the address Start is listening on, once it is.
+	listenAddr atomic.Value
+}
+
+// New builds a Server from cfg; it does not listen yet.
+func New(cfg Config) (*Server, error) {
+	if cfg.Storage == nil {
+		return nil, errors.New("apiserver: no storage configured")
+	}
+	s := &Server{
+		cfg:       cfg,
+		store:     cfg.Storage,
+		resources: map[schema.GroupVersionResource]*resource{},
+	}
+	var list []*resource
+	for _, k := range cfg.Kinds {
+		res, err := newResource(k)
+		if err != nil {
+			return nil, err
+		}
+		gvr := k.GroupVersionResource()
+		if _, dup := s.resources[gvr]; dup {
+			return nil, fmt.Errorf("apiserver: kind %s registered twice", gvr)
+		}
+		s.resources[gvr] = res
+		list = append(list, res)
+	}
+	s.discovery = newDiscovery(list)
+	if _, ok := s.resources[schema.GroupVersionResource{Version: "v1", Resource: "services"}]; ok {
+		alloc, err := newServiceAllocator(cfg.Storage, cfg.ServiceCIDR, cfg.NodePortRange)
+		if err != nil {
+			return nil, err
+		}
+		s.services = alloc
+	}
+	return s, nil
+}
+
+// RepairAllocations marks every IP and port held by a stored Service as
+// allocated; the composition root calls it once at start-up.
+func (s *Server) RepairAllocations(ctx context.Context) error {
+	if s.services == nil {
+		return nil
+	}
+	return s.services.repair(ctx, s.store)
+}
+
+// SetReady makes /readyz answer 200 (while storage answers too).
+func (s *Server) SetReady() { s.ready.Store(true) }
+
+// Handler returns the HTTP handler serving the whole API.
+func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
+
+// Start listens on cfg.Address with TLS and serves until ctx ends, then
+// shuts down gracefully (watches and other long requests are cut).
+func (s *Server) Start(ctx context.Context) error {
+	if s.cfg.TLS == nil {
+		return errors.New("apiserver: refusing to serve without TLS")
+	}
+	ln, err := net.Listen("tcp", s.cfg.Address)
+	if err != nil {
+		return fmt.Errorf("apiserver: listen: %w", err)
+	}
+	s.listenAddr.Store(ln.Addr().String())
+	srv := &http.Server{
+		Handler:           s.Handler(),
+		TLSConfig:         s.cfg.TLS.Clone(),
+		ReadHeaderTimeout: 30 * time.Second,
+		ErrorLog:          nil,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("apiserver: serve: %w", err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		_ = srv.Close()
+	}
+	return nil
+}
+
+// Addr returns the address Start listens on, or "" before it does.
+func (s *Server) Addr() string {
+	a, _ := s.listenAddr.Load().(string)
+	return a
+}
+
+// publicPaths are served without credentials, as upstream's
+// system:public-info-viewer role allows.
+func isPublicPath(p string) bool {
+	switch p {
+	case "/healthz", "/livez", "/readyz", "/version", "/version/":
+		return true
+	}
+	return strings.HasPrefix(p, "/healthz/") || strings.HasPrefix(p, "/livez/") || strings.HasPrefix(p, "/readyz/")
+}
+
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			klog.FromContext(r.Context()).Error(fmt.Errorf("%v", v), "panic serving request", "method", r.Method, "path", r.URL.Path)
+			writeError(w, r, apierrors.NewInternalError(fmt.Errorf("panic: %v", v)))
+		}
+	}()
+	if !isPublicPath(r.URL.Path) && s.cfg.Authenticator != nil {
+		if _, ok := s.cfg.Authenticator.Authenticate(r); !ok {
+			writeError(w, r, apierrors.NewUnauthorized("Unauthorized"))
+			return
+		}
+	}
+	parts := splitPath(r.URL.Path)
+	switch {
+	case len(parts) == 0:
+		s.serveRootPaths(w, r)
+		return
+	case r.URL.Path == "/version" || r.URL.Path == "/version/":
+		info := version.Info()
+		data, _ := jsonMarshal(info)
+		writeRawJSON(w, http.StatusOK, "application/json", data)
+		return
+	case parts[0] == "healthz" || parts[0] == "livez":
+		s.serveHealth(w, r, false)
+		return
+	case parts[0] == "readyz":
+		s.serveHealth(w, r, true)
+		return
+	case parts[0] == "openapi" && len(parts) >= 2 && parts[1] == "v2" && s.cfg.OpenAPI != nil:
+		s.cfg.OpenAPI.ServeV2(w, r)
+		return
+	case parts[0] == "openapi" && len(parts) >= 2 && parts[1] == "v3" && s.cfg.OpenAPI != nil:
+		s.cfg.OpenAPI.ServeV3(w, r)
+		return
+	case parts[0] == "api" || parts[0] == "apis":
+		info := parseRequestInfo(r)
+		if !info.IsResource {
+			if r.Method == http.MethodGet && s.serveDiscovery(w, r, parts) {
+				return
+			}
+			writeError(w, r, notFoundPath())
+			return
+		}
+		s.serveResource(w, r, info)
+		return
+	}
+	writeError(w, r, notFoundPath())
+}
+
+// notFoundPath is the answer for paths the server does not serve.
+func notFoundPath() error {
+	return apierrors.NewGenericServerResponse(http.StatusNotFound, "", schema.GroupResource{}, "", "the server could not find the requested resource", 0, false)
+}
+
+func notAcceptable(r *http.Request) error {
+	return apierrors.NewGenericServerResponse(http.StatusNotAcceptable, "", schema.GroupResource{}, "",
+		fmt.Sprintf("only the following media types are accepted: application/json, application/yaml, application/vnd.kubernetes.protobuf (asked for %q)", r.Header.Get("Accept")), 0, false)
+}
+
+func (s *Server) serveRootPaths(w http.ResponseWriter, r *http.Request) {
+	paths := []string{"/api", "/api/v1", "/apis", "/healthz", "/livez", "/openapi/v2", "/openapi/v3", "/readyz", "/version"}
+	for gv := range s.discovery.resourceLists {
+		if strings.Contains(gv, "/") {
+			group := strings.SplitN(gv, "/", 2)[0]
+			paths = append(paths, "/apis/"+gv, "/apis/"+group)
+		}
+	}
+	data, _ := jsonMarshal(map[string][]string{"paths": sortedUnique(paths)})
+	writeRawJSON(w, http.StatusOK, "application/json", data)
+}
+
+// serveHealth answers /healthz, /livez (the process is up and etcd
+// answers) and /readyz (that, and bootstrap is done). ?verbose lists the
+// checks as upstream does.
+func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request, readiness bool) {
+	type check struct {
+		name string
+		err  error
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	checks := []check{{name: "ping"}}
+	_, err := s.store.CurrentRevision(ctx)
+	checks = append(checks, check{name: "etcd", err: err})
+	if readiness && !s.ready.Load() {
+		checks = append(checks, check{name: "bootstrap", err: errors.New("bootstrap not finished")})
+	}
+	failed := false
+	var b strings.Builder
+	for _, c := range checks {
+		if c.err != nil {
+			failed = true
+			fmt.Fprintf(&b, "[-]%s failed: reason withheld\n", c.name)
+		} else {
+			fmt.Fprintf(&b, "[+]%s ok\n", c.name)
+		}
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if failed {
+		w.WriteHeader(http.StatusInternalServerError)
+		fmt.Fprintf(w, "%s%s check failed\n", b.String(), strings.TrimPrefix(r.URL.Path, "/"))
+		return
+	}
+	if _, verbose := r.URL.Query()["verbose"]; verbose {
+		fmt.Fprintf(w, "%s%s check passed\n", b.String(), strings.TrimPrefix(r.URL.Path, "/"))
+		return
+	}
+	_, _ = w.Write([]byte("ok"))
+}

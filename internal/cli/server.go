@@ -1,0 +1,63 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/navarch/navarch/internal/apiserver"
+	"github.com/navarch/navarch/internal/server"
+)
+
+func newServerCommand(env environment) *cobra.Command {
+	cfg := server.Config{Port: 6443, BindAddress: "0.0.0.0"}
+	noAgent := false
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the control plane: API server on etcd, controllers, and (later) a local node agent",
+		Long: `Run the Navarch control plane.
+
+The API server listens on --bind-address:--port with TLS. At first start it
+creates a CA, a serving certificate, an admin client certificate and the admin
+kubeconfig <data-dir>/kubeconfig (used by "navarch kubectl" by default), and a
+join token <data-dir>/token.
+
+State lives in etcd: an embedded single-member etcd under <data-dir>/etcd by
+default, or an external etcd cluster with --etcd-endpoints. Several servers
+pointed at one etcd serve the same objects.
+
+The node agent is not part of this build yet: the server runs the control
+plane alone, as with --no-agent.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cfg.DataDir == "" {
+				cfg.DataDir = dataDir(env.getenv)
+			}
+			if !noAgent {
+				fmt.Fprintln(env.streams.ErrOut, "navarch: the node agent is not built yet; running the control plane only (as --no-agent)")
+			}
+			s, err := server.New(cfg)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			return s.Run(ctx)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.DataDir, "data-dir", "", "directory for certificates, kubeconfig, join token and embedded etcd data (default $"+dataDirEnv+" or "+defaultDataDir+")")
+	f.StringVar(&cfg.BindAddress, "bind-address", cfg.BindAddress, "IP address the API server listens on")
+	f.IntVar(&cfg.Port, "port", cfg.Port, "port of the API server (HTTPS)")
+	f.StringVar(&cfg.AdvertiseAddress, "advertise-address", "", "IP address the kubernetes Service points at (default: first host address)")
+	f.StringSliceVar(&cfg.EtcdEndpoints, "etcd-endpoints", nil, "external etcd endpoints (e.g. http://10.0.0.5:2379); default: an embedded etcd under the data dir")
+	f.StringVar(&cfg.EtcdListenClientURL, "etcd-listen-client-url", "", "also expose the embedded etcd at this URL so other servers can share it (e.g. http://127.0.0.1:2379)")
+	f.StringVar(&cfg.ServiceCIDR, "service-cidr", apiserver.DefaultServiceCIDR, "IPv4 range of Service cluster IPs")
+	f.StringVar(&cfg.NodePortRange, "service-node-port-range", apiserver.DefaultNodePortRange, "port range of NodePort Services")
+	f.StringSliceVar(&cfg.TLSSANs, "tls-san", nil, "extra DNS names or IP addresses for the serving certificate")
+	f.BoolVar(&noAgent, "no-agent", false, "run the control plane only, without a local node agent")
+	return cmd
+}

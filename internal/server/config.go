@@ -1,0 +1,57 @@
+package server
+
+import (
+	"fmt"
+	"net"
+	"path/filepath"
+)
+
+// Config is what `navarch server` is told by its flags.
+type Config struct {
+	// DataDir holds the certificates, the kubeconfig, the join token and
+	// (with the embedded etcd) the etcd data.
+	DataDir string
+	// BindAddress and Port are where the API server listens (TLS).
+	BindAddress string
+	Port        int
+	// AdvertiseAddress is the address other machines and pods reach the
+	// API server at: the endpoint of the default/kubernetes Service.
+	// Empty: the first non-loopback host address (or 127.0.0.1).
+	AdvertiseAddress string
+	// EtcdEndpoints selects an external etcd cluster; empty runs an
+	// embedded single-member etcd under DataDir.
+	EtcdEndpoints []string
+	// EtcdListenClientURL additionally exposes the embedded etcd to other
+	// servers (e.g. "http://127.0.0.1:2379"); empty keeps it private.
+	EtcdListenClientURL string
+	// ServiceCIDR and NodePortRange configure Service addressing.
+	ServiceCIDR   string
+	NodePortRange string
+	// TLSSANs are extra names and addresses for the serving certificate.
+	TLSSANs []string
+}
+
+// Paths inside the data directory.
+func (c Config) pkiDir() string         { return filepath.Join(c.DataDir, "pki") }
+func (c Config) etcdDir() string        { return filepath.Join(c.DataDir, "etcd") }
+func (c Config) kubeconfigPath() string { return filepath.Join(c.DataDir, "kubeconfig") }
+func (c Config) tokenPath() string      { return filepath.Join(c.DataDir, "token") }
+
+// KubeconfigPath is where the admin kubeconfig of a data dir is written.
+func KubeconfigPath(dataDir string) string { return Config{DataDir: dataDir}.kubeconfigPath() }
+
+func (c Config) validate() error {
+	if c.DataDir == "" {
+		return fmt.Errorf("server: no data dir")
+	}
+	if c.Port <= 0 || c.Port > 65535 {
+		return fmt.Errorf("server: invalid port %d", c.Port)
+	}
+	if c.BindAddress != "" && net.ParseIP(c.BindAddress) == nil {
+		return fmt.Errorf("server: bind address %q is not an IP address", c.BindAddress)
+	}
+	if c.AdvertiseAddress != "" && net.ParseIP(c.AdvertiseAddress) == nil {
+		return fmt.Errorf("server: advertise address %q is not an IP address", c.AdvertiseAddress)
+	}
+	return nil
+}

@@ -1,0 +1,193 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/klog/v2"
+
+	"github.com/navarch/navarch/internal/apiserver"
+	"github.com/navarch/navarch/internal/apiserver/openapi"
+	"github.com/navarch/navarch/internal/controller/namespace"
+	"github.com/navarch/navarch/internal/pki"
+	"github.com/navarch/navarch/internal/registry/builtin"
+)
+
+// Runnable is a long-running part of the server. Start blocks until ctx
+// ends or the part fails.
+type Runnable interface {
+	Start(ctx context.Context) error
+}
+
+// RunnableFunc adapts a function to Runnable.
+type RunnableFunc func(ctx context.Context) error
+
+// Start implements Runnable.
+func (f RunnableFunc) Start(ctx context.Context) error { return f(ctx) }
+
+// Server is a configured `navarch server`; Run starts it.
+type Server struct {
+	cfg Config
+	// ready is closed once the API server answers and the bootstrap
+	// objects exist.
+	ready chan struct{}
+	// addr is the API server's listen address once ready.
+	addr string
+}
+
+// New checks cfg and returns a server ready to Run.
+func New(cfg Config) (*Server, error) {
+	if cfg.Port == 0 {
+		cfg.Port = 6443
+	}
+	if cfg.BindAddress == "" {
+		cfg.BindAddress = "0.0.0.0"
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return &Server{cfg: cfg, ready: make(chan struct{})}, nil
+}
+
+// Ready is closed once the server serves and its bootstrap is done.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// Run starts storage, the API server and the controllers, and blocks
+// until ctx ends (returning nil) or a part fails (returning its error,
+// after stopping the rest).
+func (s *Server) Run(ctx context.Context) error {
+	logger := klog.FromContext(ctx)
+	cfg := s.cfg
+	advertise := advertiseAddress(cfg)
+	creds, err := prepareCredentials(cfg, advertise)
+	if err != nil {
+		return err
+	}
+
+	store, closeStore, runnables, err := openStorage(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+
+	kinds := builtin.Kinds()
+	api, err := apiserver.New(apiserver.Config{
+		Storage:       store,
+		Kinds:         kinds,
+		Authenticator: creds.authenticator(),
+		OpenAPI:       openapi.New(kinds),
+		ServiceCIDR:   cfg.ServiceCIDR,
+		NodePortRange: cfg.NodePortRange,
+		Address:       net.JoinHostPort(cfg.BindAddress, strconv.Itoa(cfg.Port)),
+		TLS:           creds.serverTLS,
+	})
+	if err != nil {
+		return err
+	}
+	if err := api.RepairAllocations(ctx); err != nil {
+		return fmt.Errorf("server: repairing service allocations: %w", err)
+	}
+
+	loopback := &rest.Config{
+		Host:            creds.loopbackURL,
+		TLSClientConfig: rest.TLSClientConfig{CAData: creds.ca.CertPEM(), CertFile: creds.loopbackCert, KeyFile: creds.loopbackKey},
+		QPS:             200,
+		Burst:           400,
+		UserAgent:       "navarch-server",
+	}
+	client, err := kubernetes.NewForConfig(loopback)
+	if err != nil {
+		return fmt.Errorf("server: loopback client: %w", err)
+	}
+	dyn, err := dynamic.NewForConfig(loopback)
+	if err != nil {
+		return fmt.Errorf("server: loopback client: %w", err)
+	}
+	factory := informers.NewSharedInformerFactory(client, 0)
+	nsController := namespace.New(client, dyn, factory.Core().V1().Namespaces())
+
+	runnables = append(runnables,
+		api,
+		RunnableFunc(func(ctx context.Context) error {
+			if err := waitServing(ctx, client); err != nil {
+				return err
+			}
+			if err := bootstrap(ctx, client, cfg, advertise); err != nil {
+				return err
+			}
+			api.SetReady()
+			s.addr = api.Addr()
+			close(s.ready)
+			logger.Info("navarch server ready", "address", api.Addr(), "kubeconfig", cfg.kubeconfigPath())
+			factory.Start(ctx.Done())
+			<-ctx.Done()
+			factory.Shutdown()
+			return nil
+		}),
+		nsController,
+	)
+	return runAll(ctx, runnables)
+}
+
+// waitServing waits until the API server answers on the loopback address.
+func waitServing(ctx context.Context, client kubernetes.Interface) error {
+	for {
+		if _, err := client.Discovery().RESTClient().Get().AbsPath("/healthz").DoRaw(ctx); err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// runAll starts every runnable and waits for ctx to end or one of them to
+// fail; then it cancels the others and waits for them to return.
+func runAll(ctx context.Context, runnables []Runnable) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, len(runnables))
+	for _, r := range runnables {
+		wg.Add(1)
+		go func(r Runnable) {
+			defer wg.Done()
+			if err := r.Start(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				errc <- err
+				cancel()
+			}
+		}(r)
+	}
+	wg.Wait()
+	close(errc)
+	return <-errc
+}
+
+// advertiseAddress picks the address the kubernetes Service points at.
+func advertiseAddress(cfg Config) net.IP {
+	if cfg.AdvertiseAddress != "" {
+		return net.ParseIP(cfg.AdvertiseAddress)
+	}
+	if ip := net.ParseIP(cfg.BindAddress); ip != nil && !ip.IsUnspecified() && !ip.IsLoopback() {
+		return ip
+	}
+	if ips, err := pki.HostIPs(); err == nil {
+		for _, ip := range ips {
+			if ip.To4() != nil {
+				return ip
+			}
+		}
+	}
+	return net.ParseIP("127.0.0.1")
+}

@@ -1,0 +1,295 @@
+package framework
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/navarch/navarch/internal/server"
+)
+
+// Cluster is a running Navarch control plane under test.
+type Cluster struct {
+	DataDir    string
+	Kubeconfig string
+	Port       int
+	// stop ends the cluster and waits for it; set by the starters.
+	stop func()
+	// kill ends a binary cluster abruptly.
+	kill func()
+}
+
+// Stop ends the cluster (idempotent).
+func (c *Cluster) Stop() {
+	if c.stop != nil {
+		c.stop()
+		c.stop = nil
+	}
+}
+
+// RESTConfig returns a client configuration for the admin user.
+func (c *Cluster) RESTConfig(t testing.TB) *rest.Config {
+	t.Helper()
+	cfg, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
+	if err != nil {
+		t.Fatalf("loading kubeconfig: %v", err)
+	}
+	cfg.QPS, cfg.Burst = 500, 1000
+	return cfg
+}
+
+// Client returns a typed client for the admin user.
+func (c *Cluster) Client(t testing.TB) kubernetes.Interface {
+	t.Helper()
+	client, err := kubernetes.NewForConfig(c.RESTConfig(t))
+	if err != nil {
+		t.Fatalf("client: %v", err)
+	}
+	return client
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Options tune a test cluster.
+type Options struct {
+	// DataDir reuses a data dir (to test restarts); empty: a new temp dir.
+	DataDir string
+	// Port reuses a port; 0: a free one.
+	Port int
+	// EtcdEndpoints points the server at an external etcd.
+	EtcdEndpoints []string
+	// EtcdListenClientURL exposes the embedded etcd.
+	EtcdListenClientURL string
+}
+
+// StartInProcess runs `navarch server` in this process on a temp data dir
+// and returns once it is ready. The cluster stops at the end of the test.
+func StartInProcess(t testing.TB, opts Options) *Cluster {
+	t.Helper()
+	c := newCluster(t, opts)
+	s, err := server.New(server.Config{
+		DataDir: c.DataDir, BindAddress: "127.0.0.1", Port: c.Port,
+		EtcdEndpoints: opts.EtcdEndpoints, EtcdListenClientURL: opts.EtcdListenClientURL,
+	})
+	if err != nil {
+		t.Fatalf("server config: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	exited := false
+	var once sync.Once
+	c.stop = func() {
+		once.Do(func() {
+			cancel()
+			if exited {
+				return
+			}
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("server: %v", err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Errorf("server did not stop within 30s")
+			}
+		})
+	}
+	t.Cleanup(c.Stop)
+	select {
+	case <-s.Ready():
+	case err := <-done:
+		exited = true
+		t.Fatalf("server exited before it was ready: %v", err)
+	case <-time.After(60 * time.Second):
+		t.Fatalf("server not ready within 60s")
+	}
+	return c
+}
+
+func newCluster(t testing.TB, opts Options) *Cluster {
+	dir := opts.DataDir
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	port := opts.Port
+	if port == 0 {
+		port = FreePort(t)
+	}
+	return &Cluster{DataDir: dir, Kubeconfig: filepath.Join(dir, "kubeconfig"), Port: port}
+}
+
+// Binary is the navarch binary the end-to-end tests run: $NAVARCH_BINARY,
+// or one built once per test process into a temp dir.
+func Binary(t testing.TB) string {
+	t.Helper()
+	binaryOnce.Do(func() {
+		if b := os.Getenv("NAVARCH_BINARY"); b != "" {
+			binaryPath = b
+			return
+		}
+		dir, err := os.MkdirTemp("", "navarch-bin-")
+		if err != nil {
+			binaryErr = err
+			return
+		}
+		binaryPath = filepath.Join(dir, "navarch")
+		cmd := exec.Command("go", "build", "-o", binaryPath, "github.com/navarch/navarch/cmd/navarch")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			binaryErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binaryErr != nil {
+		t.Fatalf("building navarch: %v", binaryErr)
+	}
+	return binaryPath
+}
+
+var (
+	binaryOnce sync.Once
+	binaryPath string
+	binaryErr  error
+)
+
+// StartBinary runs the navarch binary's server command as a child process
+// and returns once /readyz answers. Its output goes to DATA_DIR/server.log.
+func StartBinary(t testing.TB, opts Options, extraArgs ...string) *Cluster {
+	t.Helper()
+	c := newCluster(t, opts)
+	args := []string{"server", "--data-dir", c.DataDir, "--bind-address", "127.0.0.1",
+		"--port", strconv.Itoa(c.Port), "--no-agent"}
+	if len(opts.EtcdEndpoints) > 0 {
+		args = append(args, "--etcd-endpoints", strings.Join(opts.EtcdEndpoints, ","))
+	}
+	if opts.EtcdListenClientURL != "" {
+		args = append(args, "--etcd-listen-client-url", opts.EtcdListenClientURL)
+	}
+	args = append(args, extraArgs...)
+	logFile, err := os.OpenFile(filepath.Join(c.DataDir, "server.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatalf("log file: %v", err)
+	}
+	cmd := exec.Command(Binary(t), args...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting server: %v", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait(); logFile.Close() }()
+	var once sync.Once
+	c.stop = func() {
+		once.Do(func() {
+			_ = cmd.Process.Signal(os.Interrupt)
+			select {
+			case <-exited:
+			case <-time.After(20 * time.Second):
+				_ = cmd.Process.Kill()
+				<-exited
+			}
+		})
+	}
+	t.Cleanup(c.Stop)
+	c.kill = func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	}
+	WaitFor(t, 60*time.Second, "server ready", func() (bool, error) {
+		select {
+		case err := <-exited:
+			log, _ := os.ReadFile(filepath.Join(c.DataDir, "server.log"))
+			return false, fmt.Errorf("server exited: %v\n%s", err, log)
+		default:
+		}
+		if _, err := os.Stat(c.Kubeconfig); err != nil {
+			return false, nil
+		}
+		cfg := c.RESTConfig(t)
+		client, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			return false, nil
+		}
+		body, err := client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(context.Background())
+		return err == nil && bytes.Equal(body, []byte("ok")), nil
+	})
+	return c
+}
+
+// Kill ends a binary cluster with SIGKILL (no cleanup in the server).
+func (c *Cluster) Kill() {
+	if c.kill != nil {
+		c.kill()
+		c.stop = nil
+	}
+}
+
+// Kubectl runs `navarch kubectl ARGS` against the cluster and returns
+// stdout and stderr.
+func (c *Cluster) Kubectl(t testing.TB, args ...string) (string, string, error) {
+	t.Helper()
+	return c.KubectlWithInput(t, "", args...)
+}
+
+// KubectlWithInput runs kubectl with stdin.
+func (c *Cluster) KubectlWithInput(t testing.TB, stdin string, args ...string) (string, string, error) {
+	t.Helper()
+	cmd := exec.Command(Binary(t), append([]string{"kubectl"}, args...)...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+c.Kubeconfig)
+	cmd.Stdin = strings.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	return stdout.String(), stderr.String(), err
+}
+
+// MustKubectl runs kubectl and fails the test when it fails.
+func (c *Cluster) MustKubectl(t testing.TB, args ...string) string {
+	t.Helper()
+	out, errOut, err := c.Kubectl(t, args...)
+	if err != nil {
+		t.Fatalf("kubectl %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, out, errOut)
+	}
+	return out
+}
+
+// WaitFor polls cond every 50ms until it returns true, an error, or the
+// timeout passes (which fails the test, naming what was awaited).
+func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() (bool, error)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, err := cond()
+		if err != nil {
+			t.Fatalf("waiting for %s: %v", what, err)
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
