@@ -10,14 +10,13 @@ import (
 	"time"
 
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2"
 
 	"github.com/navarch/navarch/internal/apiserver"
 	"github.com/navarch/navarch/internal/apiserver/openapi"
-	"github.com/navarch/navarch/internal/controller/namespace"
+	"github.com/navarch/navarch/internal/controllermanager"
 	"github.com/navarch/navarch/internal/pki"
 	"github.com/navarch/navarch/internal/registry/builtin"
 )
@@ -112,8 +111,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("server: loopback client: %w", err)
 	}
-	factory := informers.NewSharedInformerFactory(client, 0)
-	nsController := namespace.New(client, dyn, factory.Core().V1().Namespaces())
+	manager := controllermanager.New(client, controllers(dyn))
 
 	runnables = append(runnables,
 		api,
@@ -128,12 +126,10 @@ func (s *Server) Run(ctx context.Context) error {
 			s.addr = api.Addr()
 			close(s.ready)
 			logger.Info("navarch server ready", "address", api.Addr(), "kubeconfig", cfg.kubeconfigPath())
-			factory.Start(ctx.Done())
-			<-ctx.Done()
-			factory.Shutdown()
-			return nil
+			// Controllers start once the API answers, so their first lists
+			// do not fail.
+			return manager.Start(ctx)
 		}),
-		nsController,
 	)
 	return runAll(ctx, runnables)
 }

@@ -1,0 +1,118 @@
+package controllermanager
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/uuid"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+	"k8s.io/klog/v2"
+)
+
+// Lease timings, as kube-controller-manager's defaults: a dead leader is
+// replaced within LeaseDuration.
+const (
+	LeaseDuration = 15 * time.Second
+	RenewDeadline = 10 * time.Second
+	RetryPeriod   = 2 * time.Second
+	leaseName     = "navarch-controller-manager"
+)
+
+// Controller is one controller (or the scheduler): Start blocks until ctx
+// ends.
+type Controller interface {
+	Start(ctx context.Context) error
+}
+
+// NewControllerFunc builds a controller from the shared informer factory.
+type NewControllerFunc func(client kubernetes.Interface, factory informers.SharedInformerFactory) (Controller, error)
+
+// Named pairs a controller constructor with its name (for logs).
+type Named struct {
+	Name string
+	New  NewControllerFunc
+}
+
+// Manager runs controllers while it holds the lease.
+type Manager struct {
+	client      kubernetes.Interface
+	controllers []Named
+	identity    string
+}
+
+// New returns a manager for the given controllers.
+func New(client kubernetes.Interface, controllers []Named) *Manager {
+	host, _ := os.Hostname()
+	return &Manager{client: client, controllers: controllers, identity: host + "_" + string(uuid.NewUUID())}
+}
+
+// Start campaigns for the lease and runs the controllers while leading.
+// Losing the lease stops them; the manager then campaigns again. It
+// returns when ctx ends.
+func (m *Manager) Start(ctx context.Context) error {
+	logger := klog.FromContext(ctx)
+	lock := &resourcelock.LeaseLock{
+		LeaseMeta:  metaFor(leaseName),
+		Client:     m.client.CoordinationV1(),
+		LockConfig: resourcelock.ResourceLockConfig{Identity: m.identity},
+	}
+	for ctx.Err() == nil {
+		elector, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
+			Lock:            lock,
+			LeaseDuration:   LeaseDuration,
+			RenewDeadline:   RenewDeadline,
+			RetryPeriod:     RetryPeriod,
+			ReleaseOnCancel: true,
+			Name:            leaseName,
+			Callbacks: leaderelection.LeaderCallbacks{
+				OnStartedLeading: func(ctx context.Context) {
+					logger.Info("leading: starting controllers", "identity", m.identity)
+					if err := m.runControllers(ctx); err != nil {
+						logger.Error(err, "controllers stopped")
+					}
+				},
+				OnStoppedLeading: func() { logger.Info("no longer leading", "identity", m.identity) },
+			},
+		})
+		if err != nil {
+			return fmt.Errorf("controllermanager: %w", err)
+		}
+		elector.Run(ctx)
+	}
+	return nil
+}
+
+// runControllers starts every controller on one informer factory and
+// waits for ctx to end.
+func (m *Manager) runControllers(ctx context.Context) error {
+	factory := informers.NewSharedInformerFactory(m.client, 0)
+	var started []Controller
+	for _, n := range m.controllers {
+		c, err := n.New(m.client, factory)
+		if err != nil {
+			return fmt.Errorf("controllermanager: %s: %w", n.Name, err)
+		}
+		started = append(started, c)
+	}
+	factory.Start(ctx.Done())
+	var wg sync.WaitGroup
+	for i, c := range started {
+		wg.Add(1)
+		go func(name string, c Controller) {
+			defer wg.Done()
+			if err := c.Start(ctx); err != nil {
+				klog.FromContext(ctx).Error(err, "controller failed", "controller", name)
+			}
+		}(m.controllers[i].Name, c)
+	}
+	<-ctx.Done()
+	wg.Wait()
+	factory.Shutdown()
+	return nil
+}

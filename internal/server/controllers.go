@@ -1,0 +1,20 @@
+package server
+
+import (
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/navarch/navarch/internal/controller/namespace"
+	"github.com/navarch/navarch/internal/controllermanager"
+)
+
+// controllers is the one list of what the controller manager runs while
+// this server holds the lease.
+func controllers(dyn dynamic.Interface) []controllermanager.Named {
+	return []controllermanager.Named{
+		{Name: "namespace", New: func(client kubernetes.Interface, f informers.SharedInformerFactory) (controllermanager.Controller, error) {
+			return namespace.New(client, dyn, f.Core().V1().Namespaces()), nil
+		}},
+	}
+}
