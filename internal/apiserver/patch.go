@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"encoding/json"
 	"fmt"
 	"mime"
 	"net/http"
@@ -109,11 +110,14 @@ func applyPatch(gvk schema.GroupVersionKind, newObj func() runtime.Object, exist
 	var patched []byte
 	switch patchType {
 	case types.JSONPatchType:
+		if err := checkJSONPatch(patch); err != nil {
+			return nil, nil, apierrors.NewBadRequest(err.Error())
+		}
 		p, err := jsonpatch.DecodePatch(patch)
 		if err != nil {
 			return nil, nil, apierrors.NewBadRequest(err.Error())
 		}
-		if patched, err = p.Apply(original); err != nil {
+		if patched, err = applyJSONPatch(p, original); err != nil {
 			return nil, nil, apierrors.NewGenericServerResponse(http.StatusUnprocessableEntity, "", schema.GroupResource{}, "", err.Error(), 0, false)
 		}
 	case types.MergePatchType:
@@ -148,3 +152,49 @@ func applyPatch(gvk schema.GroupVersionKind, newObj func() runtime.Object, exist
 }
 
 const runtimeJSON = runtime.ContentTypeJSON
+
+// checkJSONPatch refuses operations the patch library would trip over:
+// every operation needs a known op and a path, add/replace/test a value,
+// move/copy a from.
+func checkJSONPatch(patch []byte) error {
+	var ops []map[string]json.RawMessage
+	if err := json.Unmarshal(patch, &ops); err != nil {
+		return fmt.Errorf("invalid JSON patch: %v", err)
+	}
+	for i, op := range ops {
+		var name string
+		if err := json.Unmarshal(op["op"], &name); err != nil {
+			return fmt.Errorf("invalid JSON patch: operation %d has no op", i)
+		}
+		var path string
+		if err := json.Unmarshal(op["path"], &path); err != nil {
+			return fmt.Errorf("invalid JSON patch: operation %d (%s) has no path", i, name)
+		}
+		switch name {
+		case "add", "replace", "test":
+			if _, ok := op["value"]; !ok {
+				return fmt.Errorf("invalid JSON patch: operation %d (%s) has no value", i, name)
+			}
+		case "move", "copy":
+			var from string
+			if err := json.Unmarshal(op["from"], &from); err != nil {
+				return fmt.Errorf("invalid JSON patch: operation %d (%s) has no from", i, name)
+			}
+		case "remove":
+		default:
+			return fmt.Errorf("invalid JSON patch: operation %d has unknown op %q", i, name)
+		}
+	}
+	return nil
+}
+
+// applyJSONPatch applies p, turning a panic of the patch library on input
+// it does not expect into an error: bad input must never crash a request.
+func applyJSONPatch(p jsonpatch.Patch, original []byte) (out []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("the patch could not be applied: %v", r)
+		}
+	}()
+	return p.Apply(original)
+}
