@@ -7,6 +7,7 @@ import (
 
 	"github.com/navarch/navarch/internal/controller/namespace"
 	"github.com/navarch/navarch/internal/controllermanager"
+	"github.com/navarch/navarch/internal/servicelb"
 )
 
 // controllers is the one list of what the controller manager runs while
@@ -15,6 +16,9 @@ func controllers(dyn dynamic.Interface) []controllermanager.Named {
 	return []controllermanager.Named{
 		{Name: "namespace", New: func(client kubernetes.Interface, f informers.SharedInformerFactory) (controllermanager.Controller, error) {
 			return namespace.New(client, dyn, f.Core().V1().Namespaces()), nil
+		}},
+		{Name: "servicelb", New: func(client kubernetes.Interface, f informers.SharedInformerFactory) (controllermanager.Controller, error) {
+			return servicelb.New(servicelb.Config{}, client, f)
 		}},
 	}
 }
