@@ -439,9 +439,10 @@ func (s *Server) applyUpdateRules(res *resource, obj, existing runtime.Object, t
 		if res.kind.Status == nil {
 			return apierrors.NewNotFound(res.gr, old.GetName())
 		}
-		// A status update changes the status and nothing else.
+		// A status update changes the status (and, as upstream allows, the
+		// annotations: the deployment controller records the revision
+		// there) and nothing else.
 		m.SetLabels(old.GetLabels())
-		m.SetAnnotations(old.GetAnnotations())
 		m.SetFinalizers(old.GetFinalizers())
 		m.SetOwnerReferences(old.GetOwnerReferences())
 		res.kind.Status.PrepareForStatusUpdate(obj, existing)

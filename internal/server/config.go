@@ -29,6 +29,9 @@ type Config struct {
 	NodePortRange string
 	// TLSSANs are extra names and addresses for the serving certificate.
 	TLSSANs []string
+	// NoControllers runs the API server without the controller manager
+	// (for tests that drive one controller by themselves).
+	NoControllers bool
 }
 
 // Paths inside the data directory.

@@ -126,6 +126,10 @@ func (s *Server) Run(ctx context.Context) error {
 			s.addr = api.Addr()
 			close(s.ready)
 			logger.Info("navarch server ready", "address", api.Addr(), "kubeconfig", cfg.kubeconfigPath())
+			if cfg.NoControllers {
+				<-ctx.Done()
+				return nil
+			}
 			// Controllers start once the API answers, so their first lists
 			// do not fail.
 			return manager.Start(ctx)

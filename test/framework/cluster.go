@@ -82,6 +82,9 @@ type Options struct {
 	EtcdEndpoints []string
 	// EtcdListenClientURL exposes the embedded etcd.
 	EtcdListenClientURL string
+	// NoControllers starts the API server alone (in-process only), for
+	// tests that run the controller they test by themselves.
+	NoControllers bool
 }
 
 // StartInProcess runs `navarch server` in this process on a temp data dir
@@ -92,6 +95,7 @@ func StartInProcess(t testing.TB, opts Options) *Cluster {
 	s, err := server.New(server.Config{
 		DataDir: c.DataDir, BindAddress: "127.0.0.1", Port: c.Port,
 		EtcdEndpoints: opts.EtcdEndpoints, EtcdListenClientURL: opts.EtcdListenClientURL,
+		NoControllers: opts.NoControllers,
 	})
 	if err != nil {
 		t.Fatalf("server config: %v", err)

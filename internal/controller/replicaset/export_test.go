@@ -1,0 +1,7 @@
+package replicaset
+
+// Test helpers for the external test package (integration and bench
+// tests live there, since they import test/framework, which imports the
+// server, which imports this package).
+var NewRSForTest = newRS
+var EventComponentForTest = eventComponent
