@@ -67,6 +67,8 @@ func newRootCommand(env environment) *cobra.Command {
 	}
 	root.AddCommand(
 		newServerCommand(env),
+		newAgentCommand(env),
+		newImagesCommand(env),
 		newKubectlCommand(env),
 		newVersionCommand(),
 	)

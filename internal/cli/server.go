@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"fmt"
 	"os/signal"
 	"syscall"
 
@@ -29,16 +28,15 @@ State lives in etcd: an embedded single-member etcd under <data-dir>/etcd by
 default, or an external etcd cluster with --etcd-endpoints. Several servers
 pointed at one etcd serve the same objects.
 
-The node agent is not part of this build yet: the server runs the control
-plane alone, as with --no-agent.`,
+Unless --no-agent is given, the server also runs a node agent for this
+machine (as "navarch agent" does): it registers the machine as a Node and
+runs its pods on containerd (see "navarch agent --help" for what it needs).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cfg.DataDir == "" {
 				cfg.DataDir = dataDir(env.getenv)
 			}
-			if !noAgent {
-				fmt.Fprintln(env.streams.ErrOut, "navarch: the node agent is not built yet; running the control plane only (as --no-agent)")
-			}
+			cfg.Agent = !noAgent
 			s, err := server.New(cfg)
 			if err != nil {
 				return err

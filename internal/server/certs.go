@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/navarch/navarch/internal/apiserver"
 	"github.com/navarch/navarch/internal/pki"
@@ -16,6 +17,7 @@ const (
 	servingCertName  = "apiserver"
 	adminCertName    = "admin"
 	loopbackCertName = "controller-manager"
+	nodeCertName     = "node"
 )
 
 // credentials are the TLS material of a running server.
@@ -25,7 +27,9 @@ type credentials struct {
 	loopbackURL string
 	// loopbackCert is the client certificate the in-process components use.
 	loopbackCert, loopbackKey string
-	token                     string
+	// nodeCert is the local agent's client certificate.
+	nodeCert, nodeKey string
+	token             string
 }
 
 // prepareCredentials creates or reloads the CA, the serving and client
@@ -59,6 +63,13 @@ func prepareCredentials(cfg Config, advertise net.IP) (*credentials, error) {
 	if err := ca.EnsureClientCert(dir, loopbackCertName, "system:navarch-controller-manager", []string{"system:masters"}); err != nil {
 		return nil, err
 	}
+	nodeName, err := os.Hostname()
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	if err := ca.EnsureClientCert(dir, nodeCertName, "system:node:"+strings.ToLower(nodeName), []string{"system:nodes"}); err != nil {
+		return nil, err
+	}
 	serving, err := tls.LoadX509KeyPair(pki.CertFile(dir, servingCertName), pki.KeyFile(dir, servingCertName))
 	if err != nil {
 		return nil, fmt.Errorf("server: loading serving certificate: %w", err)
@@ -88,6 +99,8 @@ func prepareCredentials(cfg Config, advertise net.IP) (*credentials, error) {
 		loopbackURL:  url,
 		loopbackCert: pki.CertFile(dir, loopbackCertName),
 		loopbackKey:  pki.KeyFile(dir, loopbackCertName),
+		nodeCert:     pki.CertFile(dir, nodeCertName),
+		nodeKey:      pki.KeyFile(dir, nodeCertName),
 		token:        token,
 	}, nil
 }

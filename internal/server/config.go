@@ -29,6 +29,9 @@ type Config struct {
 	NodePortRange string
 	// TLSSANs are extra names and addresses for the serving certificate.
 	TLSSANs []string
+	// Agent runs a node agent for this machine inside the server, with
+	// its state under DataDir/agent.
+	Agent bool
 	// NoControllers runs the API server without the controller manager
 	// (for tests that drive one controller by themselves).
 	NoControllers bool
@@ -39,6 +42,7 @@ func (c Config) pkiDir() string         { return filepath.Join(c.DataDir, "pki")
 func (c Config) etcdDir() string        { return filepath.Join(c.DataDir, "etcd") }
 func (c Config) kubeconfigPath() string { return filepath.Join(c.DataDir, "kubeconfig") }
 func (c Config) tokenPath() string      { return filepath.Join(c.DataDir, "token") }
+func (c Config) agentDir() string       { return filepath.Join(c.DataDir, "agent") }
 
 // KubeconfigPath is where the admin kubeconfig of a data dir is written.
 func KubeconfigPath(dataDir string) string { return Config{DataDir: dataDir}.kubeconfigPath() }

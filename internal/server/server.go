@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2"
 
+	"github.com/navarch/navarch/internal/agent"
 	"github.com/navarch/navarch/internal/apiserver"
 	"github.com/navarch/navarch/internal/apiserver/openapi"
 	"github.com/navarch/navarch/internal/controllermanager"
@@ -112,6 +113,29 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("server: loopback client: %w", err)
 	}
 	manager := controllermanager.New(client, controllers(dyn))
+	if cfg.Agent {
+		nodeConfig := rest.CopyConfig(loopback)
+		nodeConfig.TLSClientConfig.CertFile, nodeConfig.TLSClientConfig.KeyFile = creds.nodeCert, creds.nodeKey
+		nodeConfig.UserAgent = "navarch-agent"
+		nodeClient, err := kubernetes.NewForConfig(nodeConfig)
+		if err != nil {
+			return fmt.Errorf("server: agent client: %w", err)
+		}
+		a, err := agent.New(agent.Config{DataDir: cfg.agentDir(), NodeIP: advertiseForAgent(advertise)}, nodeClient)
+		if err != nil {
+			return err
+		}
+		runnables = append(runnables, RunnableFunc(func(ctx context.Context) error {
+			// The agent registers its Node through the API: start it once
+			// the API server answers.
+			select {
+			case <-s.ready:
+			case <-ctx.Done():
+				return nil
+			}
+			return a.Start(ctx)
+		}))
+	}
 
 	runnables = append(runnables,
 		api,
@@ -172,6 +196,16 @@ func runAll(ctx context.Context, runnables []Runnable) error {
 	wg.Wait()
 	close(errc)
 	return <-errc
+}
+
+// advertiseForAgent is the node IP the local agent reports: the
+// advertised address unless that is loopback (then the agent finds the
+// default route's address itself).
+func advertiseForAgent(ip net.IP) string {
+	if ip == nil || ip.IsLoopback() {
+		return ""
+	}
+	return ip.String()
 }
 
 // advertiseAddress picks the address the kubernetes Service points at.

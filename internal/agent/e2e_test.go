@@ -1,0 +1,468 @@
+package agent_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/client-go/kubernetes"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/navarch/navarch/internal/agent"
+	"github.com/navarch/navarch/internal/agent/cni"
+	"github.com/navarch/navarch/internal/agent/cri"
+	"github.com/navarch/navarch/internal/images"
+	"github.com/navarch/navarch/test/framework"
+)
+
+// e2eBridge and e2ePodCIDR keep the test's pod network apart from a
+// Navarch agent that may run on the same machine.
+const (
+	e2eBridge  = "nve2e0"
+	e2ePodCIDR = "10.42.250.0/24"
+	e2eNode    = "e2e-node"
+)
+
+// TestAgentEndToEnd runs the agent on a real containerd against an
+// in-process control plane: a pod with env from every source runs, is
+// reachable at its IP, survives an agent restart without a container
+// restart, shows a missing image as ErrImagePull, and on deletion gives
+// its sandbox and IP back.
+func TestAgentEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test (real containerd); skipped with -short")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run containerd and set up pod networking")
+	}
+	if err := cri.CheckDependencies(cri.DefaultCNIBinDir); err != nil {
+		t.Skipf("containerd is not installed (hack/install-deps.sh installs it): %v", err)
+	}
+	bin := buildPrograms(t)
+	cluster := framework.StartInProcess(t, framework.Options{})
+	client := cluster.Client(t)
+	dataDir := t.TempDir()
+	cfg := agent.Config{
+		NodeName: e2eNode, DataDir: dataDir, Bridge: e2eBridge, PodCIDR: e2ePodCIDR,
+	}
+	t.Cleanup(func() {
+		if err := cni.RemoveLeftovers(context.Background(), e2eBridge); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+	})
+	endpoint := "unix://" + filepath.Join(dataDir, "containerd", "containerd.sock")
+	stopAgent := startAgent(t, cfg, client)
+	// A failed test must not leave containers running: remove every
+	// sandbox while containerd still runs, then stop the agent (and with
+	// it containerd).
+	t.Cleanup(func() {
+		removeAllSandboxes(t, endpoint)
+		stopAgent()
+	})
+	waitNodeReady(t, client)
+	ctx := context.Background()
+	// outer is the test itself: the restarted agent outlives its subtest.
+	outer := t
+	ref, err := images.Build(ctx, images.CtrImporter(endpoint), images.BuildSpec{Binary: filepath.Join(bin, "web"), Tag: "localhost/web:e2e"})
+	if err != nil {
+		t.Fatalf("building the web image: %v", err)
+	}
+	if ref != "localhost/web:e2e" {
+		t.Errorf("built %q, want localhost/web:e2e", ref)
+	}
+
+	mustCreate(t, client, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "web-config", Namespace: "default"}, Data: map[string]string{"greeting": "hello"}})
+	mustCreate(t, client, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "web-secret", Namespace: "default"}, Data: map[string][]byte{"token": []byte("s3cret")}})
+	created := time.Now()
+	pod, err := client.CoreV1().Pods("default").Create(ctx, webPod(), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("creating pod: %v", err)
+	}
+	pod = waitPod(t, client, "web", "Running and Ready", func(p *corev1.Pod) bool {
+		return p.Status.Phase == corev1.PodRunning && podReady(p) && p.Status.PodIP != ""
+	})
+	t.Logf("pod create -> Running and Ready: %v", time.Since(created).Round(time.Millisecond))
+	checkRunningStatus(t, pod)
+
+	t.Run("reachable at the pod IP from the host", func(t *testing.T) {
+		body := httpGet(t, "http://"+pod.Status.PodIP+":8080/x")
+		if want := "hello from web path=/x"; !strings.Contains(body, want) {
+			t.Errorf("GET pod IP: got %q, want it to contain %q", body, want)
+		}
+	})
+
+	t.Run("env from every source", func(t *testing.T) {
+		logFile := filepath.Join(dataDir, "pods", fmt.Sprintf("default_web_%s", pod.UID), "web", "0.log")
+		var log string
+		framework.WaitFor(t, 20*time.Second, "the container's env in its log", func() (bool, error) {
+			data, _ := os.ReadFile(logFile)
+			log = string(data)
+			return strings.Contains(log, "listening on"), nil
+		})
+		for _, want := range []string{
+			"env POD_NAME=web", "env POD_NAMESPACE=default", "env NODE=" + e2eNode,
+			"env POD_IP=" + pod.Status.PodIP, "env GREETING=hello", "env TOKEN=s3cret",
+			"env MESSAGE=hello from web", "env APP_LABEL=web", "env PATH=/",
+		} {
+			if !strings.Contains(log, want+"\n") {
+				t.Errorf("container log lacks %q:\n%s", want, log)
+			}
+		}
+	})
+
+	t.Run("events", func(t *testing.T) {
+		framework.WaitFor(t, 10*time.Second, "Pulled, Created and Started events", func() (bool, error) {
+			events, err := client.CoreV1().Events("default").List(ctx, metav1.ListOptions{
+				FieldSelector: fields.OneTermEqualSelector("involvedObject.name", "web").String()})
+			if err != nil {
+				return false, err
+			}
+			seen := map[string]bool{}
+			for _, e := range events.Items {
+				if e.Source.Component == "kubelet" && e.InvolvedObject.FieldPath == "spec.containers{web}" {
+					seen[e.Reason] = true
+				}
+			}
+			return seen["Pulled"] && seen["Created"] && seen["Started"], nil
+		})
+	})
+
+	t.Run("agent restart adopts the running pod", func(t *testing.T) {
+		restarted := time.Now()
+		stopAgent()
+		stopAgent = startAgent(outer, cfg, client)
+		// A new pod running proves the new agent syncs pods; its first
+		// relist woke the web pod before that.
+		second := webPod()
+		second.Name = "second"
+		if _, err := client.CoreV1().Pods("default").Create(ctx, second, metav1.CreateOptions{}); err != nil {
+			t.Fatalf("creating pod: %v", err)
+		}
+		waitPod(t, client, "second", "Running after the agent restart", func(p *corev1.Pod) bool {
+			return p.Status.Phase == corev1.PodRunning && podReady(p)
+		})
+		lease, err := client.CoordinationV1().Leases(corev1.NamespaceNodeLease).Get(ctx, e2eNode, metav1.GetOptions{})
+		if err != nil || !lease.Spec.RenewTime.After(restarted) {
+			t.Errorf("node lease %v (err %v) not renewed after the restart at %v", lease.Spec.RenewTime, err, restarted)
+		}
+		after, err := client.CoreV1().Pods("default").Get(ctx, "web", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := after.Status.ContainerStatuses[0].ContainerID, pod.Status.ContainerStatuses[0].ContainerID; got != want {
+			t.Errorf("container id after restart = %s, want %s (adopted, not restarted)", got, want)
+		}
+		if got := after.Status.ContainerStatuses[0].RestartCount; got != 0 || after.Status.Phase != corev1.PodRunning {
+			t.Errorf("after the agent restart: phase %s restartCount %d, want Running and 0", after.Status.Phase, got)
+		}
+		rt, err := cri.Dial(ctx, endpoint)
+		if err != nil {
+			t.Fatalf("dial: %v", err)
+		}
+		defer rt.Close()
+		containers, err := rt.ListContainers(ctx, &runtimeapi.ContainerFilter{LabelSelector: map[string]string{cri.LabelPodUID: string(pod.UID)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(containers) != 1 || "containerd://"+containers[0].Id != pod.Status.ContainerStatuses[0].ContainerID ||
+			containers[0].State != runtimeapi.ContainerState_CONTAINER_RUNNING {
+			t.Errorf("runtime containers of the web pod = %v, want only the original, running", containers)
+		}
+		deleteAndWait(t, client, "second")
+		body := httpGet(t, "http://"+pod.Status.PodIP+":8080/again")
+		if !strings.Contains(body, "path=/again") {
+			t.Errorf("GET after restart: %q", body)
+		}
+	})
+
+	t.Run("missing image", func(t *testing.T) {
+		missing := webPod()
+		missing.Name = "missing"
+		missing.Spec.Containers[0].Image = "localhost/missing:1"
+		missing.Spec.Containers[0].ImagePullPolicy = corev1.PullIfNotPresent
+		if _, err := client.CoreV1().Pods("default").Create(ctx, missing, metav1.CreateOptions{}); err != nil {
+			t.Fatalf("creating pod: %v", err)
+		}
+		p := waitPod(t, client, "missing", "ErrImagePull or ImagePullBackOff", func(p *corev1.Pod) bool {
+			if len(p.Status.ContainerStatuses) == 0 || p.Status.ContainerStatuses[0].State.Waiting == nil {
+				return false
+			}
+			r := p.Status.ContainerStatuses[0].State.Waiting.Reason
+			return r == "ErrImagePull" || r == "ImagePullBackOff"
+		})
+		if p.Status.Phase != corev1.PodPending {
+			t.Errorf("phase = %s, want Pending", p.Status.Phase)
+		}
+		framework.WaitFor(t, 10*time.Second, "a Failed event naming the image", func() (bool, error) {
+			events, err := client.CoreV1().Events("default").List(ctx, metav1.ListOptions{
+				FieldSelector: fields.OneTermEqualSelector("involvedObject.name", "missing").String()})
+			if err != nil {
+				return false, err
+			}
+			for _, e := range events.Items {
+				if e.Reason == "Failed" && strings.Contains(e.Message, `"localhost/missing:1"`) {
+					return true, nil
+				}
+			}
+			return false, nil
+		})
+		deleteAndWait(t, client, "missing")
+	})
+
+	t.Run("deletion releases the sandbox and IP", func(t *testing.T) {
+		deleteAndWait(t, client, "web")
+		rt, err := cri.Dial(ctx, endpoint)
+		if err != nil {
+			t.Fatalf("dial: %v", err)
+		}
+		defer rt.Close()
+		framework.WaitFor(t, 10*time.Second, "no sandbox for the pod", func() (bool, error) {
+			sandboxes, err := rt.ListPodSandbox(ctx, &runtimeapi.PodSandboxFilter{LabelSelector: map[string]string{cri.LabelPodUID: string(pod.UID)}})
+			return len(sandboxes) == 0, err
+		})
+		lease := filepath.Join(dataDir, "cni", "ipam", "navarch-pods", pod.Status.PodIP)
+		if _, err := os.Stat(lease); !os.IsNotExist(err) {
+			t.Errorf("IP lease %s still exists (err %v), want it released", lease, err)
+		}
+	})
+}
+
+// removeAllSandboxes stops and removes every sandbox of the test's
+// containerd.
+func removeAllSandboxes(t *testing.T, endpoint string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	rt, err := cri.Dial(ctx, endpoint)
+	if err != nil {
+		t.Logf("cleanup: %v", err)
+		return
+	}
+	defer rt.Close()
+	sandboxes, err := rt.ListPodSandbox(ctx, nil)
+	if err != nil {
+		t.Logf("cleanup: %v", err)
+		return
+	}
+	for _, sb := range sandboxes {
+		if err := rt.StopPodSandbox(ctx, sb.Id); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+		if err := rt.RemovePodSandbox(ctx, sb.Id); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+	}
+}
+
+// buildPrograms builds the test's web server as a static binary and
+// returns its directory. (The pause image comes from the binary navarch
+// embeds, as in production.)
+func buildPrograms(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	cmd := exec.Command("go", "build", "-o", dir+"/", "./testdata/web")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return dir
+}
+
+// startAgent runs an agent until the returned stop is called; stop is
+// idempotent and the caller must call it.
+func startAgent(t *testing.T, cfg agent.Config, client kubernetes.Interface) (stop func()) {
+	t.Helper()
+	a, err := agent.New(cfg, client)
+	if err != nil {
+		t.Fatalf("agent.New: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Start(ctx) }()
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("agent: %v", err)
+			}
+		case <-time.After(60 * time.Second):
+			t.Errorf("agent did not stop within 60s")
+		}
+	}
+	return stop
+}
+
+func waitNodeReady(t *testing.T, client kubernetes.Interface) {
+	t.Helper()
+	framework.WaitFor(t, 90*time.Second, "node Ready", func() (bool, error) {
+		node, err := client.CoreV1().Nodes().Get(context.Background(), e2eNode, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		for _, c := range node.Status.Conditions {
+			if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
+				_, err := client.CoordinationV1().Leases(corev1.NamespaceNodeLease).Get(context.Background(), e2eNode, metav1.GetOptions{})
+				return err == nil, nil
+			}
+		}
+		return false, nil
+	})
+}
+
+func webPod() *corev1.Pod {
+	fieldRef := func(path string) *corev1.EnvVarSource {
+		return &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: path}}
+	}
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default", Labels: map[string]string{"app": "web"}},
+		Spec: corev1.PodSpec{
+			NodeName:                      e2eNode,
+			TerminationGracePeriodSeconds: ptr.To(int64(5)),
+			Containers: []corev1.Container{{
+				Name: "web", Image: "localhost/web:e2e", ImagePullPolicy: corev1.PullNever,
+				Ports: []corev1.ContainerPort{{ContainerPort: 8080}},
+				Env: []corev1.EnvVar{
+					{Name: "PORT", Value: "8080"},
+					{Name: "POD_NAME", ValueFrom: fieldRef("metadata.name")},
+					{Name: "POD_NAMESPACE", ValueFrom: fieldRef("metadata.namespace")},
+					{Name: "POD_IP", ValueFrom: fieldRef("status.podIP")},
+					{Name: "NODE", ValueFrom: fieldRef("spec.nodeName")},
+					{Name: "APP_LABEL", ValueFrom: fieldRef("metadata.labels['app']")},
+					{Name: "GREETING", ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{
+						LocalObjectReference: corev1.LocalObjectReference{Name: "web-config"}, Key: "greeting"}}},
+					{Name: "TOKEN", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+						LocalObjectReference: corev1.LocalObjectReference{Name: "web-secret"}, Key: "token"}}},
+					{Name: "MESSAGE", Value: "$(GREETING) from $(POD_NAME)"},
+				},
+			}},
+		},
+	}
+}
+
+func mustCreate(t *testing.T, client kubernetes.Interface, obj any) {
+	t.Helper()
+	var err error
+	switch o := obj.(type) {
+	case *corev1.ConfigMap:
+		_, err = client.CoreV1().ConfigMaps(o.Namespace).Create(context.Background(), o, metav1.CreateOptions{})
+	case *corev1.Secret:
+		_, err = client.CoreV1().Secrets(o.Namespace).Create(context.Background(), o, metav1.CreateOptions{})
+	}
+	if err != nil {
+		t.Fatalf("create: %v", err)
+	}
+}
+
+func waitPod(t *testing.T, client kubernetes.Interface, name, what string, cond func(*corev1.Pod) bool) *corev1.Pod {
+	t.Helper()
+	var last *corev1.Pod
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		p, err := client.CoreV1().Pods("default").Get(context.Background(), name, metav1.GetOptions{})
+		if err == nil {
+			last = p
+			if cond(p) {
+				return p
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pod %s: timed out waiting for %s; last status: %+v", name, what, statusOf(last))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func statusOf(p *corev1.Pod) any {
+	if p == nil {
+		return nil
+	}
+	return p.Status
+}
+
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+func checkRunningStatus(t *testing.T, pod *corev1.Pod) {
+	t.Helper()
+	if len(pod.Status.ContainerStatuses) != 1 {
+		t.Fatalf("containerStatuses = %d, want 1", len(pod.Status.ContainerStatuses))
+	}
+	cs := pod.Status.ContainerStatuses[0]
+	if cs.State.Running == nil || !cs.Ready || cs.RestartCount != 0 || cs.Started == nil || !*cs.Started {
+		t.Errorf("container status = %+v, want running, ready, started, 0 restarts", cs)
+	}
+	if !strings.HasPrefix(cs.ContainerID, "containerd://") || cs.ImageID == "" {
+		t.Errorf("containerID %q imageID %q, want containerd://... and an image id", cs.ContainerID, cs.ImageID)
+	}
+	if pod.Status.HostIP == "" || pod.Status.StartTime == nil || len(pod.Status.PodIPs) != 1 {
+		t.Errorf("hostIP %q startTime %v podIPs %v: want all set", pod.Status.HostIP, pod.Status.StartTime, pod.Status.PodIPs)
+	}
+	if !strings.HasPrefix(pod.Status.PodIP, "10.42.250.") {
+		t.Errorf("podIP %s, want one in %s", pod.Status.PodIP, e2ePodCIDR)
+	}
+	var types []string
+	for _, c := range pod.Status.Conditions {
+		types = append(types, string(c.Type)+"="+string(c.Status))
+	}
+	want := "PodReadyToStartContainers=True,Initialized=True,Ready=True,ContainersReady=True,PodScheduled=True"
+	if got := strings.Join(types, ","); got != want {
+		t.Errorf("conditions = %s, want %s", got, want)
+	}
+}
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	client := &http.Client{Timeout: 5 * time.Second}
+	var body string
+	framework.WaitFor(t, 20*time.Second, "GET "+url, func() (bool, error) {
+		resp, err := client.Get(url)
+		if err != nil {
+			return false, nil
+		}
+		defer resp.Body.Close()
+		data, err := io.ReadAll(resp.Body)
+		body = string(data)
+		return err == nil && resp.StatusCode == http.StatusOK, nil
+	})
+	return body
+}
+
+func deleteAndWait(t *testing.T, client kubernetes.Interface, name string) {
+	t.Helper()
+	if err := client.CoreV1().Pods("default").Delete(context.Background(), name, metav1.DeleteOptions{}); err != nil {
+		t.Fatalf("deleting pod %s: %v", name, err)
+	}
+	framework.WaitFor(t, 40*time.Second, "pod "+name+" gone", func() (bool, error) {
+		_, err := client.CoreV1().Pods("default").Get(context.Background(), name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return true, nil
+		}
+		return false, err
+	})
+}

@@ -1,0 +1,112 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/navarch/navarch/internal/agent"
+)
+
+// agentDataDirName is the agent's directory inside the data dir.
+const agentDataDirName = "agent"
+
+func newAgentCommand(env environment) *cobra.Command {
+	var (
+		cfg                     agent.Config
+		rootDataDir, kubeconfig string
+		server, token, caFile   string
+	)
+	cmd := &cobra.Command{
+		Use:   "agent",
+		Short: "Run the node agent: register this machine as a Node and run its pods on containerd",
+		Long: `Run the Navarch node agent (the kubelet of Navarch).
+
+The agent registers this machine as a Node (--node-name, default the host
+name), renews its Lease every 10 s, and runs the pods bound to it through
+containerd's CRI.
+
+Without --container-runtime-endpoint it starts and supervises its own
+containerd under <data-dir>/agent/containerd, with a CNI bridge network on
+the node's pod CIDR and a pause image built from the pause program navarch
+carries. It needs
+Debian's containerd, runc and containernetworking-plugins packages
+(hack/install-deps.sh installs them).
+
+It reaches the API server with --kubeconfig (default <data-dir>/kubeconfig,
+as written by "navarch server") or with --server and --token (the join
+token in the server's <data-dir>/token).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if rootDataDir == "" {
+				rootDataDir = dataDir(env.getenv)
+			}
+			restConfig, err := agentRESTConfig(rootDataDir, kubeconfig, server, token, caFile)
+			if err != nil {
+				return err
+			}
+			client, err := kubernetes.NewForConfig(restConfig)
+			if err != nil {
+				return fmt.Errorf("agent: %w", err)
+			}
+			cfg.DataDir = filepath.Join(rootDataDir, agentDataDirName)
+			a, err := agent.New(cfg, client)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			return a.Start(ctx)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&rootDataDir, "data-dir", "", "directory for the agent's state (default $"+dataDirEnv+" or "+defaultDataDir+")")
+	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig to reach the API server (default <data-dir>/kubeconfig)")
+	f.StringVar(&server, "server", "", "API server URL (with --token, instead of a kubeconfig)")
+	f.StringVar(&token, "token", "", "join token (with --server)")
+	f.StringVar(&caFile, "certificate-authority", "", "CA certificate of the API server (with --server; default: do not verify)")
+	f.StringVar(&cfg.NodeName, "node-name", "", "name of this node (default: the host name)")
+	f.StringVar(&cfg.RuntimeEndpoint, "container-runtime-endpoint", "", "CRI socket of an existing containerd (default: run our own)")
+	f.StringVar(&cfg.NodeIP, "node-ip", "", "the node's InternalIP (default: the address of the default route's interface)")
+	f.StringVar(&cfg.PodCIDR, "pod-cidr", agent.DefaultPodCIDR, "pod range of this node when its Node has no spec.podCIDR")
+	f.StringSliceVar(&cfg.ClusterDNS, "cluster-dns", []string{agent.DefaultClusterDNS}, "nameservers of pods with dnsPolicy ClusterFirst")
+	f.StringVar(&cfg.ClusterDomain, "cluster-domain", agent.DefaultClusterDomain, "the cluster's DNS domain")
+	f.IntVar(&cfg.MaxPods, "max-pods", agent.DefaultMaxPods, "pods this node runs at most")
+	return cmd
+}
+
+// agentRESTConfig picks how the agent reaches the API server.
+func agentRESTConfig(dataDir, kubeconfig, server, token, caFile string) (*rest.Config, error) {
+	if server != "" || token != "" {
+		if server == "" || token == "" {
+			return nil, fmt.Errorf("agent: --server and --token go together")
+		}
+		cfg := &rest.Config{Host: server, BearerToken: token, UserAgent: "navarch-agent"}
+		if caFile != "" {
+			cfg.TLSClientConfig.CAFile = caFile
+		} else {
+			cfg.TLSClientConfig.Insecure = true
+		}
+		return cfg, nil
+	}
+	if kubeconfig == "" {
+		kubeconfig = filepath.Join(dataDir, kubeconfigFileName)
+	}
+	if _, err := os.Stat(kubeconfig); err != nil {
+		return nil, fmt.Errorf("agent: no kubeconfig (%w); give --kubeconfig or --server and --token", err)
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("agent: kubeconfig %s: %w", kubeconfig, err)
+	}
+	cfg.UserAgent = "navarch-agent"
+	return cfg, nil
+}
