@@ -26,7 +26,9 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, res *resource, in
 		writeError(w, r, err)
 		return
 	}
-	n, ok := negotiate(r, func(as, g, v string) bool { return as == "Table" && supportsTransform(as, g, v) })
+	n, ok := negotiate(r, func(as, g, v string) bool {
+		return (as == "Table" || as == "PartialObjectMetadata") && supportsTransform(as, g, v)
+	})
 	if !ok || n.info.StreamSerializer == nil {
 		writeError(w, r, notAcceptable(r))
 		return
@@ -67,7 +69,7 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, res *resource, in
 	frames := n.info.StreamSerializer.Framer.NewFrameWriter(w)
 	streamEncoder := n.info.StreamSerializer.Serializer
 	objectGV := res.kind.GroupVersion
-	if n.as == "Table" {
+	if n.as != "" {
 		objectGV = schema.GroupVersion{Group: metav1.GroupName, Version: "v1"}
 		if n.gv == metav1.GroupName+"/v1beta1" {
 			objectGV = schema.GroupVersion{Group: metav1.GroupName, Version: "v1beta1"}
@@ -104,6 +106,14 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, res *resource, in
 					return
 				}
 				obj = table
+			case n.as == "PartialObjectMetadata":
+				// Metadata-only watches (the garbage collector's) get every
+				// object, bookmarks included, as PartialObjectMetadata.
+				p, err := partialMetadata(res, obj)
+				if err != nil {
+					return
+				}
+				obj = p
 			case n.as == "Table" && ev.Type == watch.Bookmark:
 				// A bookmark in a Table stream is an empty table carrying
 				// the resourceVersion.

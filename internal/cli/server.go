@@ -3,11 +3,13 @@ package cli
 import (
 	"context"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/navarch/navarch/internal/apiserver"
+	"github.com/navarch/navarch/internal/controllermanager/builtin"
 	"github.com/navarch/navarch/internal/server"
 )
 
@@ -37,6 +39,7 @@ runs its pods on containerd (see "navarch agent --help" for what it needs).`,
 				cfg.DataDir = dataDir(env.getenv)
 			}
 			cfg.Agent = !noAgent
+			cfg.Controllers = builtin.Controllers(builtin.Config{StorageDir: filepath.Join(cfg.DataDir, "storage")})
 			s, err := server.New(cfg)
 			if err != nil {
 				return err

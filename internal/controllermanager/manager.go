@@ -8,8 +8,10 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/uuid"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/klog/v2"
@@ -30,8 +32,18 @@ type Controller interface {
 	Start(ctx context.Context) error
 }
 
-// NewControllerFunc builds a controller from the shared informer factory.
-type NewControllerFunc func(client kubernetes.Interface, factory informers.SharedInformerFactory) (Controller, error)
+// Clients are what controllers are built from: API clients and the
+// shared informer factory of the current leadership term.
+type Clients struct {
+	Kube      kubernetes.Interface
+	Dynamic   dynamic.Interface
+	Metadata  metadata.Interface
+	Informers informers.SharedInformerFactory
+}
+
+// NewControllerFunc builds a controller. It is called each time the
+// manager starts leading, before the informer factory starts.
+type NewControllerFunc func(c Clients) (Controller, error)
 
 // Named pairs a controller constructor with its name (for logs).
 type Named struct {
@@ -41,15 +53,17 @@ type Named struct {
 
 // Manager runs controllers while it holds the lease.
 type Manager struct {
+	clients     Clients
 	client      kubernetes.Interface
 	controllers []Named
 	identity    string
 }
 
-// New returns a manager for the given controllers.
-func New(client kubernetes.Interface, controllers []Named) *Manager {
+// New returns a manager for the given controllers (clients.Informers is
+// ignored: each leadership term gets a fresh factory).
+func New(clients Clients, controllers []Named) *Manager {
 	host, _ := os.Hostname()
-	return &Manager{client: client, controllers: controllers, identity: host + "_" + string(uuid.NewUUID())}
+	return &Manager{clients: clients, client: clients.Kube, controllers: controllers, identity: host + "_" + string(uuid.NewUUID())}
 }
 
 // Start campaigns for the lease and runs the controllers while leading.
@@ -92,9 +106,11 @@ func (m *Manager) Start(ctx context.Context) error {
 // waits for ctx to end.
 func (m *Manager) runControllers(ctx context.Context) error {
 	factory := informers.NewSharedInformerFactory(m.client, 0)
+	clients := m.clients
+	clients.Informers = factory
 	var started []Controller
 	for _, n := range m.controllers {
-		c, err := n.New(m.client, factory)
+		c, err := n.New(clients)
 		if err != nil {
 			return fmt.Errorf("controllermanager: %s: %w", n.Name, err)
 		}

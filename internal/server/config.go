@@ -2,6 +2,8 @@ package server
 
 import (
 	"fmt"
+
+	"github.com/navarch/navarch/internal/controllermanager"
 	"net"
 	"path/filepath"
 )
@@ -32,9 +34,10 @@ type Config struct {
 	// Agent runs a node agent for this machine inside the server, with
 	// its state under DataDir/agent.
 	Agent bool
-	// NoControllers runs the API server without the controller manager
-	// (for tests that drive one controller by themselves).
-	NoControllers bool
+	// Controllers are what the controller manager runs while this server
+	// holds the lease (controllermanager/builtin.Controllers); none when
+	// empty, e.g. in tests that drive one controller by themselves.
+	Controllers []controllermanager.Named
 }
 
 // Paths inside the data directory.

@@ -11,6 +11,7 @@ import (
 
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2"
 
@@ -112,7 +113,11 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("server: loopback client: %w", err)
 	}
-	manager := controllermanager.New(client, controllers(dyn))
+	md, err := metadata.NewForConfig(loopback)
+	if err != nil {
+		return fmt.Errorf("server: loopback client: %w", err)
+	}
+	manager := controllermanager.New(controllermanager.Clients{Kube: client, Dynamic: dyn, Metadata: md}, cfg.Controllers)
 	if cfg.Agent {
 		nodeConfig := rest.CopyConfig(loopback)
 		nodeConfig.TLSClientConfig.CertFile, nodeConfig.TLSClientConfig.KeyFile = creds.nodeCert, creds.nodeKey
@@ -150,7 +155,7 @@ func (s *Server) Run(ctx context.Context) error {
 			s.addr = api.Addr()
 			close(s.ready)
 			logger.Info("navarch server ready", "address", api.Addr(), "kubeconfig", cfg.kubeconfigPath())
-			if cfg.NoControllers {
+			if len(cfg.Controllers) == 0 {
 				<-ctx.Done()
 				return nil
 			}

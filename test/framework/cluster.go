@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/navarch/navarch/internal/controllermanager"
 	"github.com/navarch/navarch/internal/server"
 )
 
@@ -82,9 +83,10 @@ type Options struct {
 	EtcdEndpoints []string
 	// EtcdListenClientURL exposes the embedded etcd.
 	EtcdListenClientURL string
-	// NoControllers starts the API server alone (in-process only), for
-	// tests that run the controller they test by themselves.
-	NoControllers bool
+	// Controllers run in an in-process server (builtin.Controllers()
+	// for a whole cluster); none by default, so that a controller's own
+	// tests can run just that controller.
+	Controllers []controllermanager.Named
 }
 
 // StartInProcess runs `navarch server` in this process on a temp data dir
@@ -95,7 +97,7 @@ func StartInProcess(t testing.TB, opts Options) *Cluster {
 	s, err := server.New(server.Config{
 		DataDir: c.DataDir, BindAddress: "127.0.0.1", Port: c.Port,
 		EtcdEndpoints: opts.EtcdEndpoints, EtcdListenClientURL: opts.EtcdListenClientURL,
-		NoControllers: opts.NoControllers,
+		Controllers: opts.Controllers,
 	})
 	if err != nil {
 		t.Fatalf("server config: %v", err)

@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
+	"github.com/navarch/navarch/internal/controllermanager/builtin"
 	"github.com/navarch/navarch/test/framework"
 )
 
@@ -29,7 +30,7 @@ func configMap(name string, data map[string]string) *corev1.ConfigMap {
 }
 
 func TestBootstrapObjects(t *testing.T) {
-	c := framework.StartInProcess(t, framework.Options{})
+	c := framework.StartInProcess(t, framework.Options{Controllers: builtin.Controllers(builtin.Config{StorageDir: t.TempDir()})})
 	client := c.Client(t)
 	ctx := context.Background()
 	for _, ns := range []string{"default", "kube-system", "kube-public", "kube-node-lease"} {
@@ -51,7 +52,7 @@ func TestBootstrapObjects(t *testing.T) {
 }
 
 func TestCRUDAndConflicts(t *testing.T) {
-	c := framework.StartInProcess(t, framework.Options{})
+	c := framework.StartInProcess(t, framework.Options{Controllers: builtin.Controllers(builtin.Config{StorageDir: t.TempDir()})})
 	client := c.Client(t)
 	ctx := context.Background()
 	cms := client.CoreV1().ConfigMaps("default")
@@ -137,7 +138,7 @@ func TestCRUDAndConflicts(t *testing.T) {
 }
 
 func TestFinalizersHoldDeletion(t *testing.T) {
-	c := framework.StartInProcess(t, framework.Options{})
+	c := framework.StartInProcess(t, framework.Options{Controllers: builtin.Controllers(builtin.Config{StorageDir: t.TempDir()})})
 	cms := c.Client(t).CoreV1().ConfigMaps("default")
 	ctx := context.Background()
 	cm := configMap("held", nil)
@@ -165,7 +166,7 @@ func TestFinalizersHoldDeletion(t *testing.T) {
 }
 
 func TestValidationErrors(t *testing.T) {
-	c := framework.StartInProcess(t, framework.Options{})
+	c := framework.StartInProcess(t, framework.Options{Controllers: builtin.Controllers(builtin.Config{StorageDir: t.TempDir()})})
 	client := c.Client(t)
 	ctx := context.Background()
 
@@ -224,7 +225,7 @@ func TestValidationErrors(t *testing.T) {
 }
 
 func TestUnauthenticatedIsRejected(t *testing.T) {
-	c := framework.StartInProcess(t, framework.Options{})
+	c := framework.StartInProcess(t, framework.Options{Controllers: builtin.Controllers(builtin.Config{StorageDir: t.TempDir()})})
 	insecure := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	base := fmt.Sprintf("https://127.0.0.1:%d", c.Port)
 	for path, want := range map[string]int{"/api/v1/pods": 401, "/api": 401, "/readyz": 200, "/version": 200} {
@@ -252,7 +253,7 @@ func TestUnauthenticatedIsRejected(t *testing.T) {
 }
 
 func TestWatchResumeAndSelectors(t *testing.T) {
-	c := framework.StartInProcess(t, framework.Options{})
+	c := framework.StartInProcess(t, framework.Options{Controllers: builtin.Controllers(builtin.Config{StorageDir: t.TempDir()})})
 	cms := c.Client(t).CoreV1().ConfigMaps("default")
 	ctx := context.Background()
 	first, err := cms.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "w1", Labels: map[string]string{"app": "x"}}}, metav1.CreateOptions{})
@@ -314,7 +315,7 @@ func TestWatchResumeAndSelectors(t *testing.T) {
 }
 
 func TestNamespaceDeletionRemovesContents(t *testing.T) {
-	c := framework.StartInProcess(t, framework.Options{})
+	c := framework.StartInProcess(t, framework.Options{Controllers: builtin.Controllers(builtin.Config{StorageDir: t.TempDir()})})
 	client := c.Client(t)
 	ctx := context.Background()
 	if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "doomed"}}, metav1.CreateOptions{}); err != nil {
@@ -347,7 +348,7 @@ func TestNamespaceDeletionRemovesContents(t *testing.T) {
 }
 
 func TestServiceAllocation(t *testing.T) {
-	c := framework.StartInProcess(t, framework.Options{})
+	c := framework.StartInProcess(t, framework.Options{Controllers: builtin.Controllers(builtin.Config{StorageDir: t.TempDir()})})
 	svcs := c.Client(t).CoreV1().Services("default")
 	ctx := context.Background()
 	svc := func(name string, typ corev1.ServiceType, nodePort int32) *corev1.Service {
@@ -402,7 +403,7 @@ func TestServiceAllocation(t *testing.T) {
 }
 
 func TestConcurrentUpdatesOneWinnerPerVersion(t *testing.T) {
-	c := framework.StartInProcess(t, framework.Options{})
+	c := framework.StartInProcess(t, framework.Options{Controllers: builtin.Controllers(builtin.Config{StorageDir: t.TempDir()})})
 	client := c.Client(t)
 	cms := client.CoreV1().ConfigMaps("default")
 	ctx := context.Background()
@@ -500,7 +501,7 @@ func TestStateSurvivesRestart(t *testing.T) {
 }
 
 func TestScaleSubresource(t *testing.T) {
-	c := framework.StartInProcess(t, framework.Options{})
+	c := framework.StartInProcess(t, framework.Options{Controllers: builtin.Controllers(builtin.Config{StorageDir: t.TempDir()})})
 	client := c.Client(t)
 	ctx := context.Background()
 	labels := map[string]string{"app": "s"}

@@ -35,7 +35,7 @@ type testCluster struct {
 
 func startCluster(t testing.TB) *testCluster {
 	t.Helper()
-	cluster := framework.StartInProcess(t, framework.Options{NoControllers: true})
+	cluster := framework.StartInProcess(t, framework.Options{})
 	client, err := kubernetes.NewForConfig(cluster.RESTConfig(t))
 	if err != nil {
 		t.Fatal(err)

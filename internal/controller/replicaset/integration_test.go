@@ -24,7 +24,7 @@ const waitTimeout = 30 * time.Second
 // against it, and returns a client and a fresh namespace.
 func startCluster(t testing.TB) (kubernetes.Interface, string) {
 	t.Helper()
-	cluster := framework.StartInProcess(t, framework.Options{NoControllers: true})
+	cluster := framework.StartInProcess(t, framework.Options{})
 	client, err := kubernetes.NewForConfig(cluster.RESTConfig(t))
 	if err != nil {
 		t.Fatal(err)
