@@ -63,11 +63,26 @@ func bootstrap(ctx context.Context, client kubernetes.Interface, cfg Config, adv
 	} else if err != nil {
 		return fmt.Errorf("server: reading the kubernetes service: %w", err)
 	}
+	if err := ensureDNSService(ctx, client, cfg); err != nil {
+		return err
+	}
 	if advertise.IsLoopback() {
 		// Endpoints may not point at loopback addresses (pods could not
-		// reach them anyway): the kubernetes Service then has none.
-		klog.FromContext(ctx).Info("advertise address is a loopback address; default/kubernetes gets no endpoints", "address", advertise)
+		// reach them anyway): the kubernetes and kube-dns Services then
+		// have none.
+		klog.FromContext(ctx).Info("advertise address is a loopback address; default/kubernetes and kube-system/kube-dns get no endpoints", "address", advertise)
 		return nil
+	}
+	dnsEndpoints := &corev1.Endpoints{
+		ObjectMeta: metav1.ObjectMeta{Name: "kube-dns", Namespace: metav1.NamespaceSystem},
+		Subsets: []corev1.EndpointSubset{{
+			Addresses: []corev1.EndpointAddress{{IP: advertise.String()}},
+			Ports: []corev1.EndpointPort{{Name: "dns", Port: 53, Protocol: corev1.ProtocolUDP},
+				{Name: "dns-tcp", Port: 53, Protocol: corev1.ProtocolTCP}},
+		}},
+	}
+	if err := createOrReplaceEndpoints(ctx, client, dnsEndpoints); err != nil {
+		return err
 	}
 	ep := &corev1.Endpoints{
 		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: metav1.NamespaceDefault,
@@ -91,6 +106,50 @@ func bootstrap(ctx context.Context, client kubernetes.Interface, cfg Config, adv
 		Ports: []discoveryv1.EndpointPort{{Name: ptr.To("https"), Port: ptr.To(int32(cfg.Port)), Protocol: ptr.To(corev1.ProtocolTCP)}},
 	}
 	return createOrReplaceSlice(ctx, client, slice)
+}
+
+// dnsServiceIP is the tenth address of the service CIDR (10.43.0.10), as
+// k3s and kubeadm place the cluster DNS.
+func dnsServiceIP(cidr string) string {
+	if cidr == "" {
+		cidr = apiserver.DefaultServiceCIDR
+	}
+	p, err := netip.ParsePrefix(cidr)
+	if err != nil {
+		return ""
+	}
+	a := p.Masked().Addr()
+	for i := 0; i < 10; i++ {
+		a = a.Next()
+	}
+	return a.String()
+}
+
+// ensureDNSService creates kube-system/kube-dns, the Service pods reach the
+// cluster DNS through. It has no selector: the DNS runs in the server, and
+// bootstrap points its Endpoints at the server's address.
+func ensureDNSService(ctx context.Context, client kubernetes.Interface, cfg Config) error {
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "kube-dns", Namespace: metav1.NamespaceSystem,
+			Labels: map[string]string{"k8s-app": "kube-dns", "kubernetes.io/name": "CoreDNS"}},
+		Spec: corev1.ServiceSpec{
+			Type:      corev1.ServiceTypeClusterIP,
+			ClusterIP: dnsServiceIP(cfg.ServiceCIDR),
+			Ports: []corev1.ServicePort{
+				{Name: "dns", Protocol: corev1.ProtocolUDP, Port: 53, TargetPort: intstr.FromInt32(53)},
+				{Name: "dns-tcp", Protocol: corev1.ProtocolTCP, Port: 53, TargetPort: intstr.FromInt32(53)},
+			},
+		},
+	}
+	services := client.CoreV1().Services(metav1.NamespaceSystem)
+	if _, err := services.Get(ctx, svc.Name, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+		if _, err := services.Create(ctx, svc, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("server: creating the kube-dns service: %w", err)
+		}
+	} else if err != nil {
+		return fmt.Errorf("server: reading the kube-dns service: %w", err)
+	}
+	return nil
 }
 
 func createOrReplaceEndpoints(ctx context.Context, client kubernetes.Interface, ep *corev1.Endpoints) error {

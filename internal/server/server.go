@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
@@ -19,7 +20,9 @@ import (
 	"github.com/navarch/navarch/internal/apiserver"
 	"github.com/navarch/navarch/internal/apiserver/openapi"
 	"github.com/navarch/navarch/internal/controllermanager"
+	"github.com/navarch/navarch/internal/dns"
 	"github.com/navarch/navarch/internal/pki"
+	"github.com/navarch/navarch/internal/proxy"
 	"github.com/navarch/navarch/internal/registry/builtin"
 )
 
@@ -130,15 +133,31 @@ func (s *Server) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		nodeFactory := informers.NewSharedInformerFactory(nodeClient, 0)
+		proxier := proxy.New(nodeFactory, proxy.NftCommand{})
 		runnables = append(runnables, RunnableFunc(func(ctx context.Context) error {
-			// The agent registers its Node through the API: start it once
-			// the API server answers.
+			// The agent registers its Node through the API: start it and
+			// the service proxy once the API server answers.
 			select {
 			case <-s.ready:
 			case <-ctx.Done():
 				return nil
 			}
-			return a.Start(ctx)
+			nodeFactory.Start(ctx.Done())
+			return runAll(ctx, []Runnable{a, proxier})
+		}))
+	}
+	if dnsIP := dnsListenIP(advertise); dnsIP != "" {
+		dnsFactory := informers.NewSharedInformerFactory(client, 0)
+		dnsServer := dns.New(dns.Config{Listen: net.JoinHostPort(dnsIP, "53")}, dnsFactory)
+		runnables = append(runnables, RunnableFunc(func(ctx context.Context) error {
+			select {
+			case <-s.ready:
+			case <-ctx.Done():
+				return nil
+			}
+			dnsFactory.Start(ctx.Done())
+			return dnsServer.Start(ctx)
 		}))
 	}
 
@@ -201,6 +220,16 @@ func runAll(ctx context.Context, runnables []Runnable) error {
 	wg.Wait()
 	close(errc)
 	return <-errc
+}
+
+// dnsListenIP is where the cluster DNS listens: the advertised address,
+// which the kube-dns Service's endpoints point at ("" when loopback, as
+// in tests: pods could not reach it).
+func dnsListenIP(ip net.IP) string {
+	if ip == nil || ip.IsLoopback() || ip.IsUnspecified() {
+		return ""
+	}
+	return ip.String()
 }
 
 // advertiseForAgent is the node IP the local agent reports: the
