@@ -9,11 +9,14 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/navarch/navarch/internal/agent"
+	"github.com/navarch/navarch/internal/agent/cni"
+	"github.com/navarch/navarch/internal/proxy"
 )
 
 // agentDataDirName is the agent's directory inside the data dir.
@@ -24,6 +27,7 @@ func newAgentCommand(env environment) *cobra.Command {
 		cfg                     agent.Config
 		rootDataDir, kubeconfig string
 		server, token, caFile   string
+		cleanup                 bool
 	)
 	cmd := &cobra.Command{
 		Use:   "agent",
@@ -46,6 +50,20 @@ as written by "navarch server") or with --server and --token (the join
 token in the server's <data-dir>/token).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cleanup {
+				// Pods are gone with their sandboxes when containerd stops;
+				// what stays on the host is the proxy's table and the
+				// bridge network's leftovers.
+				ctx := context.Background()
+				if err := proxy.Cleanup(ctx, proxy.NftCommand{}); err != nil {
+					return err
+				}
+				bridge := cfg.Bridge
+				if bridge == "" {
+					bridge = cni.DefaultBridge
+				}
+				return cni.RemoveLeftovers(ctx, bridge)
+			}
 			if rootDataDir == "" {
 				rootDataDir = dataDir(env.getenv)
 			}
@@ -64,10 +82,24 @@ token in the server's <data-dir>/token).`,
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			return a.Start(ctx)
+			// The service proxy runs beside the agent; its rules stay when
+			// the agent stops, so traffic keeps flowing across restarts.
+			factory := informers.NewSharedInformerFactory(client, 0)
+			proxier := proxy.New(factory, proxy.NftCommand{})
+			factory.Start(ctx.Done())
+			errc := make(chan error, 2)
+			go func() { errc <- a.Start(ctx) }()
+			go func() { errc <- proxier.Start(ctx) }()
+			err = <-errc
+			stop()
+			if err2 := <-errc; err == nil {
+				err = err2
+			}
+			return err
 		},
 	}
 	f := cmd.Flags()
+	f.BoolVar(&cleanup, "cleanup", false, "remove the service rules and the pod network this agent left on the host, then exit")
 	f.StringVar(&rootDataDir, "data-dir", "", "directory for the agent's state (default $"+dataDirEnv+" or "+defaultDataDir+")")
 	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig to reach the API server (default <data-dir>/kubeconfig)")
 	f.StringVar(&server, "server", "", "API server URL (with --token, instead of a kubeconfig)")
