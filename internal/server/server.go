@@ -21,6 +21,7 @@ import (
 	"github.com/navarch/navarch/internal/apiserver/openapi"
 	"github.com/navarch/navarch/internal/controllermanager"
 	"github.com/navarch/navarch/internal/dns"
+	"github.com/navarch/navarch/internal/ingress"
 	"github.com/navarch/navarch/internal/pki"
 	"github.com/navarch/navarch/internal/proxy"
 	"github.com/navarch/navarch/internal/registry/builtin"
@@ -145,6 +146,28 @@ func (s *Server) Run(ctx context.Context) error {
 			}
 			nodeFactory.Start(ctx.Done())
 			return runAll(ctx, []Runnable{a, proxier})
+		}))
+		// The ingress controller proxies straight to pod IPs, so it runs
+		// where the pod network is: beside the local agent.
+		ingressFactory := informers.NewSharedInformerFactory(client, 0)
+		ing, err := ingress.New(ingress.Config{HTTPAddr: ":80", HTTPSAddr: ":443", StatusAddress: dnsListenIP(advertise)}, client, ingressFactory)
+		if err != nil {
+			return err
+		}
+		runnables = append(runnables, RunnableFunc(func(ctx context.Context) error {
+			select {
+			case <-s.ready:
+			case <-ctx.Done():
+				return nil
+			}
+			ingressFactory.Start(ctx.Done())
+			// A port already taken by another web server must not take the
+			// control plane down with it.
+			if err := ing.Start(ctx); err != nil {
+				logger.Error(err, "ingress controller stopped; Ingresses are not served")
+				<-ctx.Done()
+			}
+			return nil
 		}))
 	}
 	if dnsIP := dnsListenIP(advertise); dnsIP != "" {
