@@ -60,5 +60,6 @@ runs its pods on containerd (see "navarch agent --help" for what it needs).`,
 	f.StringVar(&cfg.NodePortRange, "service-node-port-range", apiserver.DefaultNodePortRange, "port range of NodePort Services")
 	f.StringSliceVar(&cfg.TLSSANs, "tls-san", nil, "extra DNS names or IP addresses for the serving certificate")
 	f.BoolVar(&noAgent, "no-agent", false, "run the control plane only, without a local node agent")
+	f.BoolVar(&cfg.ClusterDNS, "cluster-dns", true, "serve the cluster DNS on the advertised address, port 53 (kube-system/kube-dns)")
 	return cmd
 }

@@ -31,6 +31,9 @@ type Config struct {
 	NodePortRange string
 	// TLSSANs are extra names and addresses for the serving certificate.
 	TLSSANs []string
+	// ClusterDNS serves the cluster DNS on the advertised address (port 53)
+	// behind the kube-dns Service.
+	ClusterDNS bool
 	// Agent runs a node agent for this machine inside the server, with
 	// its state under DataDir/agent.
 	Agent bool

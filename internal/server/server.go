@@ -170,7 +170,7 @@ func (s *Server) Run(ctx context.Context) error {
 			return nil
 		}))
 	}
-	if dnsIP := dnsListenIP(advertise); dnsIP != "" {
+	if dnsIP := dnsListenIP(advertise); dnsIP != "" && cfg.ClusterDNS {
 		dnsFactory := informers.NewSharedInformerFactory(client, 0)
 		dnsServer := dns.New(dns.Config{Listen: net.JoinHostPort(dnsIP, "53")}, dnsFactory)
 		runnables = append(runnables, RunnableFunc(func(ctx context.Context) error {
@@ -180,7 +180,13 @@ func (s *Server) Run(ctx context.Context) error {
 				return nil
 			}
 			dnsFactory.Start(ctx.Done())
-			return dnsServer.Start(ctx)
+			// Another DNS server on port 53 must not take the control plane
+			// down with it.
+			if err := dnsServer.Start(ctx); err != nil {
+				logger.Error(err, "cluster DNS stopped; pods cannot resolve cluster names")
+				<-ctx.Done()
+			}
+			return nil
 		}))
 	}
 

@@ -186,7 +186,7 @@ func StartBinary(t testing.TB, opts Options, extraArgs ...string) *Cluster {
 	t.Helper()
 	c := newCluster(t, opts)
 	args := []string{"server", "--data-dir", c.DataDir, "--bind-address", "127.0.0.1",
-		"--port", strconv.Itoa(c.Port), "--no-agent"}
+		"--port", strconv.Itoa(c.Port), "--no-agent", "--cluster-dns=false"}
 	if len(opts.EtcdEndpoints) > 0 {
 		args = append(args, "--etcd-endpoints", strings.Join(opts.EtcdEndpoints, ","))
 	}
