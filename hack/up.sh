@@ -11,6 +11,7 @@ data_dir="${NAVARCH_DATA_DIR:-/var/lib/navarch}"
 port="${NAVARCH_PORT:-6443}"
 bin="$PWD/_output/navarch"
 
+./hack/install-deps.sh
 ./hack/build.sh >/dev/null
 mkdir -p "$data_dir"
 
