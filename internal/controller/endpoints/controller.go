@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/navarch/navarch/internal/controller/serviceendpoints"
 	"maps"
 	"time"
 
@@ -62,7 +63,7 @@ type Controller struct {
 
 	// queue holds Service keys (namespace/name).
 	queue        workqueue.TypedRateLimitingInterface[string]
-	triggerTimes *triggerTimes
+	triggerTimes *serviceendpoints.TriggerTimes
 }
 
 // New returns a controller fed by the shared pod, service and endpoints
@@ -82,7 +83,7 @@ func New(client kubernetes.Interface, pods coreinformers.PodInformer, services c
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "endpoint"}),
-		triggerTimes: newTriggerTimes(),
+		triggerTimes: serviceendpoints.NewTriggerTimes(),
 	}
 	_, _ = services.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.enqueue,
@@ -159,11 +160,11 @@ func (c *Controller) enqueue(obj interface{}) {
 }
 
 func (c *Controller) podAddedOrDeleted(obj interface{}) {
-	pod := podFromEvent(obj)
+	pod := serviceendpoints.PodFromEvent(obj)
 	if pod == nil {
 		return
 	}
-	keys, err := servicesSelecting(c.services, pod.Namespace, labels.Set(pod.Labels))
+	keys, err := serviceendpoints.ServicesSelecting(c.services, pod.Namespace, labels.Set(pod.Labels))
 	if err != nil {
 		utilruntime.HandleError(fmt.Errorf("endpoints: services of pod %s/%s: %w", pod.Namespace, pod.Name, err))
 		return
@@ -174,11 +175,11 @@ func (c *Controller) podAddedOrDeleted(obj interface{}) {
 }
 
 func (c *Controller) podUpdated(oldObj, newObj interface{}) {
-	oldPod, newPod := podFromEvent(oldObj), podFromEvent(newObj)
+	oldPod, newPod := serviceendpoints.PodFromEvent(oldObj), serviceendpoints.PodFromEvent(newObj)
 	if oldPod == nil || newPod == nil {
 		return
 	}
-	keys, err := servicesForPodChange(c.services, oldPod, newPod)
+	keys, err := serviceendpoints.ServicesForPodChange(c.services, oldPod, newPod)
 	if err != nil {
 		utilruntime.HandleError(fmt.Errorf("endpoints: services of pod %s/%s: %w", newPod.Namespace, newPod.Name, err))
 		return
@@ -228,7 +229,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		if err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("endpoints: deleting %s: %w", key, err)
 		}
-		c.triggerTimes.forget(namespace, name)
+		c.triggerTimes.Forget(namespace, name)
 		return nil
 	}
 	if err != nil {
@@ -243,7 +244,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	// Observe even when nothing gets written, so the next write reports
 	// only changes made after this one.
-	triggerTime := c.triggerTimes.observe(svc, pods)
+	triggerTime := c.triggerTimes.Observe(svc, pods)
 	subsets := desiredSubsets(logger, svc, pods)
 
 	current, err := c.endpoints.Endpoints(namespace).Get(name)
@@ -255,7 +256,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		current = &corev1.Endpoints{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace}}
 	}
 	wantLabels := endpointsLabels(svc)
-	if !create && subsetsEqual(repackSubsets(current.Subsets), subsets) &&
+	if !create && subsetsEqual(serviceendpoints.RepackSubsets(current.Subsets), subsets) &&
 		labelsEqual(current.Labels, wantLabels) && capacityAnnotationRight(current) {
 		return nil
 	}
@@ -305,7 +306,7 @@ func desiredSubsets(logger klog.Logger, svc *corev1.Service, pods []*corev1.Pod)
 	publishNotReady := svc.Spec.PublishNotReadyAddresses
 	var subsets []corev1.EndpointSubset
 	for _, pod := range pods {
-		if !includePod(pod, publishNotReady) {
+		if !serviceendpoints.IncludePod(pod, publishNotReady) {
 			continue
 		}
 		addr, ok := addressFor(svc, pod)
@@ -332,7 +333,7 @@ func desiredSubsets(logger klog.Logger, svc *corev1.Service, pods []*corev1.Pod)
 		}
 		for i := range svc.Spec.Ports {
 			port := &svc.Spec.Ports[i]
-			number, err := findPort(pod, port)
+			number, err := serviceendpoints.FindPort(pod, port)
 			if err != nil {
 				logger.V(4).Info("Pod left out of a service port", "pod", klog.KObj(pod), "service", klog.KObj(svc), "err", err)
 				continue
@@ -340,7 +341,7 @@ func desiredSubsets(logger klog.Logger, svc *corev1.Service, pods []*corev1.Pod)
 			add([]corev1.EndpointPort{{Name: port.Name, Port: number, Protocol: port.Protocol, AppProtocol: port.AppProtocol}})
 		}
 	}
-	return repackSubsets(subsets)
+	return serviceendpoints.RepackSubsets(subsets)
 }
 
 // addressFor returns the address of pod for svc: the pod IP of the
@@ -364,7 +365,7 @@ func addressFor(svc *corev1.Service, pod *corev1.Pod) (corev1.EndpointAddress, b
 			nodeName := pod.Spec.NodeName
 			return corev1.EndpointAddress{
 				IP:       ip.IP,
-				Hostname: hostnameFor(pod, svc),
+				Hostname: serviceendpoints.HostnameFor(pod, svc),
 				NodeName: &nodeName,
 				TargetRef: &corev1.ObjectReference{
 					Kind: "Pod", Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID,

@@ -2,6 +2,7 @@ package endpoints
 
 import (
 	"fmt"
+	"github.com/navarch/navarch/internal/controller/serviceendpoints"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -73,11 +74,11 @@ func TestRepackSubsets(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := repackSubsets(tc.in)
+			got := serviceendpoints.RepackSubsets(tc.in)
 			if diff := cmp.Diff(tc.want, got); diff != "" {
-				t.Errorf("repackSubsets (-want +got):\n%s", diff)
+				t.Errorf("serviceendpoints.RepackSubsets (-want +got):\n%s", diff)
 			}
-			if again := repackSubsets(got); !subsetsEqual(again, got) {
+			if again := serviceendpoints.RepackSubsets(got); !subsetsEqual(again, got) {
 				t.Errorf("repacking the canonical form changed it: %v -> %v", got, again)
 			}
 		})

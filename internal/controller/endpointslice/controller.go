@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/navarch/navarch/internal/controller/serviceendpoints"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -61,7 +62,7 @@ type Controller struct {
 	// queue holds Service keys (namespace/name).
 	queue        workqueue.TypedRateLimitingInterface[string]
 	tracker      *sliceTracker
-	triggerTimes *triggerTimes
+	triggerTimes *serviceendpoints.TriggerTimes
 	// maxEndpointsPerSlice is MaxEndpointsPerSlice; tests lower it.
 	maxEndpointsPerSlice int
 }
@@ -87,7 +88,7 @@ func New(client kubernetes.Interface, pods coreinformers.PodInformer, services c
 			workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "endpoint_slice"}),
 		tracker:              newSliceTracker(),
-		triggerTimes:         newTriggerTimes(),
+		triggerTimes:         serviceendpoints.NewTriggerTimes(),
 		maxEndpointsPerSlice: MaxEndpointsPerSlice,
 	}
 	_, _ = services.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -166,11 +167,11 @@ func (c *Controller) enqueue(obj interface{}) {
 }
 
 func (c *Controller) podAddedOrDeleted(obj interface{}) {
-	pod := podFromEvent(obj)
+	pod := serviceendpoints.PodFromEvent(obj)
 	if pod == nil {
 		return
 	}
-	keys, err := servicesSelecting(c.services, pod.Namespace, labels.Set(pod.Labels))
+	keys, err := serviceendpoints.ServicesSelecting(c.services, pod.Namespace, labels.Set(pod.Labels))
 	if err != nil {
 		utilruntime.HandleError(fmt.Errorf("endpointslice: services of pod %s/%s: %w", pod.Namespace, pod.Name, err))
 		return
@@ -181,11 +182,11 @@ func (c *Controller) podAddedOrDeleted(obj interface{}) {
 }
 
 func (c *Controller) podUpdated(oldObj, newObj interface{}) {
-	oldPod, newPod := podFromEvent(oldObj), podFromEvent(newObj)
+	oldPod, newPod := serviceendpoints.PodFromEvent(oldObj), serviceendpoints.PodFromEvent(newObj)
 	if oldPod == nil || newPod == nil {
 		return
 	}
-	keys, err := servicesForPodChange(c.services, oldPod, newPod)
+	keys, err := serviceendpoints.ServicesForPodChange(c.services, oldPod, newPod)
 	if err != nil {
 		utilruntime.HandleError(fmt.Errorf("endpointslice: services of pod %s/%s: %w", newPod.Namespace, newPod.Name, err))
 		return
@@ -254,7 +255,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	svc, err := c.services.Services(namespace).Get(name)
 	if apierrors.IsNotFound(err) {
-		c.triggerTimes.forget(namespace, name)
+		c.triggerTimes.Forget(namespace, name)
 		c.tracker.forget(namespace, name)
 		return nil
 	}
@@ -286,7 +287,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if c.tracker.stale(namespace, name, existing) {
 		return errStaleCache
 	}
-	triggerTime := c.triggerTimes.observe(svc, pods)
+	triggerTime := c.triggerTimes.Observe(svc, pods)
 	if err := c.reconcile(ctx, svc, pods, existing, triggerTime); err != nil {
 		c.recorder.Eventf(svc, corev1.EventTypeWarning, "FailedToUpdateEndpointSlices",
 			"Error updating Endpoint Slices for Service %s/%s: %v", namespace, name, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/navarch/navarch/internal/controller/serviceendpoints"
 	"maps"
 	"slices"
 	"time"
@@ -299,7 +300,7 @@ type mirrorGroup struct {
 func (c *MirroringController) plan(logger klog.Logger, ep *corev1.Endpoints, existing []*discoveryv1.EndpointSlice) slicePlan {
 	groups := map[string]*mirrorGroup{}
 	invalid, skipped := 0, 0
-	for _, subset := range repackSubsets(ep.Subsets) {
+	for _, subset := range serviceendpoints.RepackSubsets(ep.Subsets) {
 		ports := mirroredPorts(subset.Ports)
 		added := 0
 		add := func(address corev1.EndpointAddress, ready bool) {

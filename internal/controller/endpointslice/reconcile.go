@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/navarch/navarch/internal/controller/serviceendpoints"
 	"maps"
 	"slices"
 	"time"
@@ -77,7 +78,7 @@ func (c *Controller) reconcileAddressType(ctx context.Context, svc *corev1.Servi
 	var errs []error
 	desired := map[string]*desiredGroup{}
 	for _, pod := range pods {
-		if !includePod(pod, true) {
+		if !serviceendpoints.IncludePod(pod, true) {
 			continue
 		}
 		ports := endpointPorts(logger, svc, pod)
@@ -293,7 +294,7 @@ func endpointPorts(logger klog.Logger, svc *corev1.Service, pod *corev1.Pod) []d
 	ports := []discoveryv1.EndpointPort{}
 	for i := range svc.Spec.Ports {
 		servicePort := &svc.Spec.Ports[i]
-		number, err := findPort(pod, servicePort)
+		number, err := serviceendpoints.FindPort(pod, servicePort)
 		if err != nil {
 			logger.V(4).Info("Pod left out of a service port", "pod", klog.KObj(pod), "service", klog.KObj(svc), "err", err)
 			continue
@@ -325,7 +326,7 @@ func podEndpoint(pod *corev1.Pod, node *corev1.Node, svc *corev1.Service, addres
 			ep.Zone = &zone
 		}
 	}
-	if hostname := hostnameFor(pod, svc); hostname != "" {
+	if hostname := serviceendpoints.HostnameFor(pod, svc); hostname != "" {
 		ep.Hostname = &hostname
 	}
 	return ep

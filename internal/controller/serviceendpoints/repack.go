@@ -1,4 +1,4 @@
-package endpointslice
+package serviceendpoints
 
 import (
 	"cmp"
@@ -46,12 +46,12 @@ func (k portKey) endpointPort() corev1.EndpointPort {
 	return p
 }
 
-// repackSubsets returns subsets in canonical form: every address appears
+// RepackSubsets returns subsets in canonical form: every address appears
 // once per set of ports it serves, addresses that serve the same ports
 // (with the same readiness) share a subset, and addresses, ports and
 // subsets are sorted. An address not ready on some port is not ready on
 // it, whatever other subsets say. The input is not modified.
-func repackSubsets(subsets []corev1.EndpointSubset) []corev1.EndpointSubset {
+func RepackSubsets(subsets []corev1.EndpointSubset) []corev1.EndpointSubset {
 	addresses := map[addressKey]corev1.EndpointAddress{}
 	readiness := map[portKey]map[addressKey]bool{}
 	record := func(addr corev1.EndpointAddress, port portKey, ready bool) {

@@ -1,4 +1,4 @@
-package endpointslice
+package serviceendpoints
 
 import (
 	"sync"
@@ -9,7 +9,7 @@ import (
 	"github.com/navarch/navarch/internal/controller"
 )
 
-// triggerTimes computes the endpoints.kubernetes.io/last-change-trigger-time
+// TriggerTimes computes the endpoints.kubernetes.io/last-change-trigger-time
 // annotation: the time of the earliest change (a pod's Ready transition,
 // or the Service's creation) that the next write reflects and that the
 // previous sync had not seen. Like upstream's tracker it may be off when
@@ -17,7 +17,7 @@ import (
 //
 // It is safe for concurrent use on different Services; calls for one
 // Service must not overlap (the workqueue guarantees that).
-type triggerTimes struct {
+type TriggerTimes struct {
 	mu sync.Mutex
 	// services holds the last state seen per Service key; guarded by mu.
 	services map[string]serviceTriggerState
@@ -29,13 +29,13 @@ type serviceTriggerState struct {
 	pods map[string]time.Time
 }
 
-func newTriggerTimes() *triggerTimes {
-	return &triggerTimes{services: map[string]serviceTriggerState{}}
+func NewTriggerTimes() *TriggerTimes {
+	return &TriggerTimes{services: map[string]serviceTriggerState{}}
 }
 
 // observe records the current state of a Service and its pods and returns
 // the trigger time to publish; zero means the annotation is removed.
-func (t *triggerTimes) observe(svc *corev1.Service, pods []*corev1.Pod) time.Time {
+func (t *TriggerTimes) Observe(svc *corev1.Service, pods []*corev1.Pod) time.Time {
 	key := svc.Namespace + "/" + svc.Name
 	t.mu.Lock()
 	previous, known := t.services[key]
@@ -72,7 +72,7 @@ func (t *triggerTimes) observe(svc *corev1.Service, pods []*corev1.Pod) time.Tim
 }
 
 // forget drops the state of a deleted Service.
-func (t *triggerTimes) forget(namespace, name string) {
+func (t *TriggerTimes) Forget(namespace, name string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	delete(t.services, namespace+"/"+name)

@@ -1,4 +1,4 @@
-package endpoints
+package serviceendpoints
 
 import (
 	"fmt"
@@ -14,10 +14,10 @@ import (
 	"github.com/navarch/navarch/internal/controller"
 )
 
-// includePod reports whether a pod belongs in a Service's endpoints at
+// IncludePod reports whether a pod belongs in a Service's endpoints at
 // all: it has an IP, has not finished (Succeeded or Failed pods never
 // come back), and is not terminating unless includeTerminating.
-func includePod(pod *corev1.Pod, includeTerminating bool) bool {
+func IncludePod(pod *corev1.Pod, includeTerminating bool) bool {
 	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
 		return false
 	}
@@ -27,19 +27,19 @@ func includePod(pod *corev1.Pod, includeTerminating bool) bool {
 	return includeTerminating || pod.DeletionTimestamp == nil
 }
 
-// hostnameFor returns the hostname an address of pod carries for svc:
+// HostnameFor returns the hostname an address of pod carries for svc:
 // the pod's hostname when its subdomain names the Service.
-func hostnameFor(pod *corev1.Pod, svc *corev1.Service) string {
+func HostnameFor(pod *corev1.Pod, svc *corev1.Service) string {
 	if pod.Spec.Hostname != "" && pod.Spec.Subdomain == svc.Name && pod.Namespace == svc.Namespace {
 		return pod.Spec.Hostname
 	}
 	return ""
 }
 
-// findPort resolves a Service port's targetPort on one pod: a number is
+// FindPort resolves a Service port's targetPort on one pod: a number is
 // used as is; a name is looked up among the pod's container ports (and
 // sidecar init containers') with the same protocol.
-func findPort(pod *corev1.Pod, port *corev1.ServicePort) (int32, error) {
+func FindPort(pod *corev1.Pod, port *corev1.ServicePort) (int32, error) {
 	target := port.TargetPort
 	if target.Type == intstr.Int {
 		return int32(target.IntValue()), nil
@@ -61,12 +61,12 @@ func findPort(pod *corev1.Pod, port *corev1.ServicePort) (int32, error) {
 			}
 		}
 	}
-	return 0, fmt.Errorf("endpoints: pod %s/%s has no port named %q", pod.Namespace, pod.Name, target.StrVal)
+	return 0, fmt.Errorf("serviceendpoints: pod %s/%s has no port named %q", pod.Namespace, pod.Name, target.StrVal)
 }
 
-// servicesSelecting returns the keys of the Services in namespace whose
+// ServicesSelecting returns the keys of the Services in namespace whose
 // selector matches podLabels. A nil selector selects nothing.
-func servicesSelecting(services corelisters.ServiceLister, namespace string, podLabels labels.Set) (sets.Set[string], error) {
+func ServicesSelecting(services corelisters.ServiceLister, namespace string, podLabels labels.Set) (sets.Set[string], error) {
 	list, err := services.Services(namespace).List(labels.Everything())
 	if err != nil {
 		return nil, err
@@ -83,26 +83,26 @@ func servicesSelecting(services corelisters.ServiceLister, namespace string, pod
 	return keys, nil
 }
 
-// servicesForPodChange returns the keys of the Services whose endpoints
+// ServicesForPodChange returns the keys of the Services whose endpoints
 // a pod update may change: none when nothing relevant changed; the
 // Services of either label set when the pod's endpoint data changed; only
 // the Services it joined or left when just its labels changed.
-func servicesForPodChange(services corelisters.ServiceLister, oldPod, newPod *corev1.Pod) (sets.Set[string], error) {
+func ServicesForPodChange(services corelisters.ServiceLister, oldPod, newPod *corev1.Pod) (sets.Set[string], error) {
 	if oldPod.ResourceVersion == newPod.ResourceVersion {
 		// A resync: the Service informer's own resync covers it.
 		return nil, nil
 	}
-	podChanged := endpointDataChanged(oldPod, newPod)
+	podChanged := EndpointDataChanged(oldPod, newPod)
 	labelsChanged := !reflect.DeepEqual(oldPod.Labels, newPod.Labels) ||
 		oldPod.Spec.Hostname != newPod.Spec.Hostname || oldPod.Spec.Subdomain != newPod.Spec.Subdomain
 	if !podChanged && !labelsChanged {
 		return nil, nil
 	}
-	current, err := servicesSelecting(services, newPod.Namespace, labels.Set(newPod.Labels))
+	current, err := ServicesSelecting(services, newPod.Namespace, labels.Set(newPod.Labels))
 	if err != nil || !labelsChanged {
 		return current, err
 	}
-	old, err := servicesSelecting(services, oldPod.Namespace, labels.Set(oldPod.Labels))
+	old, err := ServicesSelecting(services, oldPod.Namespace, labels.Set(oldPod.Labels))
 	if err != nil {
 		return nil, err
 	}
@@ -112,10 +112,10 @@ func servicesForPodChange(services corelisters.ServiceLister, oldPod, newPod *co
 	return current.SymmetricDifference(old), nil
 }
 
-// endpointDataChanged reports whether a pod changed in a way an address
+// EndpointDataChanged reports whether a pod changed in a way an address
 // shows: deletion, readiness or IPs. (Name, UID and node never change once
 // the pod has an IP.)
-func endpointDataChanged(oldPod, newPod *corev1.Pod) bool {
+func EndpointDataChanged(oldPod, newPod *corev1.Pod) bool {
 	if (oldPod.DeletionTimestamp == nil) != (newPod.DeletionTimestamp == nil) {
 		return true
 	}
@@ -136,8 +136,8 @@ func endpointDataChanged(oldPod, newPod *corev1.Pod) bool {
 	return false
 }
 
-// podFromEvent unwraps a pod from an informer event, tombstones included.
-func podFromEvent(obj interface{}) *corev1.Pod {
+// PodFromEvent unwraps a pod from an informer event, tombstones included.
+func PodFromEvent(obj interface{}) *corev1.Pod {
 	if tombstone, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 		obj = tombstone.Obj
 	}
