@@ -17,6 +17,7 @@ import (
 	"github.com/navarch/navarch/internal/agent"
 	"github.com/navarch/navarch/internal/agent/cni"
 	"github.com/navarch/navarch/internal/proxy"
+	"github.com/navarch/navarch/internal/simnode"
 )
 
 // agentDataDirName is the agent's directory inside the data dir.
@@ -28,6 +29,7 @@ func newAgentCommand(env environment) *cobra.Command {
 		rootDataDir, kubeconfig string
 		server, token, caFile   string
 		cleanup                 bool
+		simulate                int
 	)
 	cmd := &cobra.Command{
 		Use:   "agent",
@@ -75,6 +77,18 @@ token in the server's <data-dir>/token).`,
 			if err != nil {
 				return fmt.Errorf("agent: %w", err)
 			}
+			if simulate > 0 {
+				// Simulated nodes accept pods and report them running
+				// without containers, for testing the control plane at scale.
+				prefix := cfg.NodeName
+				if prefix == "" {
+					prefix = "simnode-"
+				}
+				sim := simnode.New(client, simnode.Config{Count: simulate, NamePrefix: prefix})
+				ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+				defer stop()
+				return sim.Start(ctx)
+			}
 			cfg.DataDir = filepath.Join(rootDataDir, agentDataDirName)
 			a, err := agent.New(cfg, client)
 			if err != nil {
@@ -99,6 +113,7 @@ token in the server's <data-dir>/token).`,
 		},
 	}
 	f := cmd.Flags()
+	f.IntVar(&simulate, "simulate", 0, "register this many simulated nodes (named <node-name>N, default simnode-N) that run pods without containers, instead of this machine")
 	f.BoolVar(&cleanup, "cleanup", false, "remove the service rules and the pod network this agent left on the host, then exit")
 	f.StringVar(&rootDataDir, "data-dir", "", "directory for the agent's state (default $"+dataDirEnv+" or "+defaultDataDir+")")
 	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig to reach the API server (default <data-dir>/kubeconfig)")

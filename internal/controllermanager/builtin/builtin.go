@@ -21,6 +21,7 @@ import (
 	"github.com/navarch/navarch/internal/controller/statefulset"
 	"github.com/navarch/navarch/internal/controller/volume"
 	cm "github.com/navarch/navarch/internal/controllermanager"
+	"github.com/navarch/navarch/internal/scheduler"
 	"github.com/navarch/navarch/internal/servicelb"
 )
 
@@ -93,6 +94,9 @@ func Controllers(cfg Config) []cm.Named {
 				}
 				return ctrl.Start(ctx)
 			}), nil
+		}},
+		{Name: "scheduler", New: func(c cm.Clients) (cm.Controller, error) {
+			return scheduler.New(c.Kube, c.Informers), nil
 		}},
 		{Name: "servicelb", New: func(c cm.Clients) (cm.Controller, error) {
 			return servicelb.New(servicelb.Config{Pool: cfg.LoadBalancerPool}, c.Kube, c.Informers)

@@ -1,0 +1,163 @@
+package scheduler
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+)
+
+// snapshotCPU renders a snapshot as node -> requested milli-cpu / pods.
+func snapshotCPU(s *Snapshot) map[string][2]int64 {
+	out := map[string][2]int64{}
+	for _, ni := range s.Nodes() {
+		out[ni.Node().Name] = [2]int64{ni.Requested().MilliCPU, int64(len(ni.Pods()))}
+	}
+	return out
+}
+
+func TestCache(t *testing.T) {
+	nodeA, nodeB := makeNode("a"), makeNode("b")
+	pod := makePod("p", requests("500m", ""), onNode("a"))
+	unbound := makePod("p", requests("500m", ""))
+	unbound.UID = pod.UID
+	movedPod := pod.DeepCopy()
+	movedPod.Spec.NodeName = "b"
+	other := makePod("q", requests("1", ""), onNode("a"))
+
+	tests := []struct {
+		name string
+		ops  func(c *Cache)
+		want map[string][2]int64
+	}{
+		{
+			name: "assumed pod counts",
+			ops: func(c *Cache) {
+				c.SetNode(nodeA)
+				mustAssume(t, c, pod)
+			},
+			want: map[string][2]int64{"a": {500, 1}},
+		},
+		{
+			name: "confirmed assumed pod counts once",
+			ops: func(c *Cache) {
+				c.SetNode(nodeA)
+				mustAssume(t, c, pod)
+				c.SetPod(pod)
+			},
+			want: map[string][2]int64{"a": {500, 1}},
+		},
+		{
+			name: "forgotten assumed pod is gone",
+			ops: func(c *Cache) {
+				c.SetNode(nodeA)
+				mustAssume(t, c, pod)
+				c.ForgetPod(pod)
+			},
+			want: map[string][2]int64{"a": {0, 0}},
+		},
+		{
+			name: "forget after confirmation keeps the pod",
+			ops: func(c *Cache) {
+				c.SetNode(nodeA)
+				mustAssume(t, c, pod)
+				c.SetPod(pod)
+				c.ForgetPod(pod)
+			},
+			want: map[string][2]int64{"a": {500, 1}},
+		},
+		{
+			name: "pod confirmed on another node than assumed moves",
+			ops: func(c *Cache) {
+				c.SetNode(nodeA)
+				c.SetNode(nodeB)
+				mustAssume(t, c, pod)
+				c.SetPod(movedPod)
+			},
+			want: map[string][2]int64{"a": {0, 0}, "b": {500, 1}},
+		},
+		{
+			name: "removed pod frees its node",
+			ops: func(c *Cache) {
+				c.SetNode(nodeA)
+				c.SetPod(pod)
+				c.SetPod(other)
+				c.RemovePod(pod)
+			},
+			want: map[string][2]int64{"a": {1000, 1}},
+		},
+		{
+			name: "pods before their node, node removed and back",
+			ops: func(c *Cache) {
+				c.SetPod(pod)
+				if got := len(c.Snapshot().Nodes()); got != 0 {
+					t.Errorf("snapshot without node objects: got %d nodes, want 0", got)
+				}
+				c.SetNode(nodeA)
+				c.RemoveNode("a")
+				if got := len(c.Snapshot().Nodes()); got != 0 {
+					t.Errorf("snapshot after node removal: got %d nodes, want 0", got)
+				}
+				c.SetNode(nodeA)
+			},
+			want: map[string][2]int64{"a": {500, 1}},
+		},
+		{
+			name: "pods without a node are ignored",
+			ops: func(c *Cache) {
+				c.SetNode(nodeA)
+				c.SetPod(unbound)
+			},
+			want: map[string][2]int64{"a": {0, 0}},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := NewCache()
+			tc.ops(c)
+			if diff := cmp.Diff(tc.want, snapshotCPU(c.Snapshot())); diff != "" {
+				t.Errorf("snapshot (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func mustAssume(t *testing.T, c *Cache, pod *corev1.Pod) {
+	t.Helper()
+	if err := c.AssumePod(pod); err != nil {
+		t.Fatalf("AssumePod: %v", err)
+	}
+}
+
+func TestCacheAssumeTwiceFails(t *testing.T) {
+	c := NewCache()
+	c.SetNode(makeNode("a"))
+	pod := makePod("p", onNode("a"))
+	mustAssume(t, c, pod)
+	if err := c.AssumePod(pod); err == nil {
+		t.Errorf("second AssumePod: got nil error, want one")
+	}
+	if err := c.AssumePod(makePod("unbound")); err == nil {
+		t.Errorf("AssumePod without a node: got nil error, want one")
+	}
+	if !c.IsAssumed(pod) {
+		t.Errorf("IsAssumed: got false, want true")
+	}
+}
+
+// TestCacheSnapshotsDoNotChange checks the copy-on-write contract: a
+// snapshot keeps what it saw while the cache moves on.
+func TestCacheSnapshotsDoNotChange(t *testing.T) {
+	c := NewCache()
+	c.SetNode(makeNode("a"))
+	before := c.Snapshot()
+	c.SetPod(makePod("p", requests("1", ""), onNode("a")))
+	c.SetNode(makeNode("b"))
+	after := c.Snapshot()
+	if diff := cmp.Diff(map[string][2]int64{"a": {0, 0}}, snapshotCPU(before)); diff != "" {
+		t.Errorf("old snapshot changed (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(map[string][2]int64{"a": {1000, 1}, "b": {0, 0}}, snapshotCPU(after)); diff != "" {
+		t.Errorf("new snapshot (-want +got):\n%s", diff)
+	}
+}
