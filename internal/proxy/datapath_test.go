@@ -95,6 +95,9 @@ func TestDataPath(t *testing.T) {
 	client := fake.NewSimpleClientset(svc, slice)
 	factory := informers.NewSharedInformerFactory(client, 0)
 	p := New(factory, NftCommand{})
+	// A table of its own: a navarch server running beside the test
+	// (another package's end-to-end test) owns "navarch".
+	p.Table = "navarch-test"
 	ctx, cancel := context.WithCancel(context.Background())
 	factory.Start(ctx.Done())
 	done := make(chan error, 1)
@@ -102,7 +105,7 @@ func TestDataPath(t *testing.T) {
 	t.Cleanup(func() {
 		cancel()
 		<-done
-		_ = Cleanup(context.Background(), NftCommand{})
+		_ = CleanupTable(context.Background(), NftCommand{}, p.Table)
 	})
 
 	httpClient := &http.Client{Timeout: 2 * time.Second}
@@ -120,7 +123,7 @@ func TestDataPath(t *testing.T) {
 		deadline := time.Now().Add(15 * time.Second)
 		for !ok() {
 			if time.Now().After(deadline) {
-				out, _ := exec.Command("nft", "list", "table", "ip", TableName).CombinedOutput()
+				out, _ := exec.Command("nft", "list", "table", "ip", p.Table).CombinedOutput()
 				t.Fatalf("timed out waiting for %s; table:\n%s", what, out)
 			}
 			time.Sleep(50 * time.Millisecond)

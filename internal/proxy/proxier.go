@@ -55,8 +55,11 @@ type Proxier struct {
 	slices   discoverylisters.EndpointSliceLister
 	synced   []cache.InformerSynced
 	applier  Applier
-	changed  chan struct{}
-	last     string
+	// Table is the nftables table (family ip) the proxier owns; set it
+	// before Start. Default TableName.
+	Table   string
+	changed chan struct{}
+	last    string
 	// applied counts successful transactions (for tests and metrics).
 	applied int
 }
@@ -71,6 +74,7 @@ func New(factory informers.SharedInformerFactory, applier Applier) *Proxier {
 		slices:   slices.Lister(),
 		synced:   []cache.InformerSynced{svc.Informer().HasSynced, slices.Informer().HasSynced},
 		applier:  applier,
+		Table:    TableName,
 		changed:  make(chan struct{}, 1),
 	}
 	handler := cache.ResourceEventHandlerFuncs{
@@ -156,12 +160,17 @@ func (p *Proxier) desired() (string, error) {
 		}
 		ports = append(ports, BuildServicePorts(svc, slices)...)
 	}
-	return Render(ports), nil
+	return RenderTable(p.Table, ports), nil
 }
 
 // Cleanup removes the proxy's table (navarch agent --cleanup).
 func Cleanup(ctx context.Context, applier Applier) error {
-	return applier.Apply(ctx, fmt.Sprintf("add table ip %s\ndelete table ip %s\n", TableName, TableName))
+	return CleanupTable(ctx, applier, TableName)
+}
+
+// CleanupTable removes the named proxy table.
+func CleanupTable(ctx context.Context, applier Applier, table string) error {
+	return applier.Apply(ctx, fmt.Sprintf("add table ip %s\ndelete table ip %s\n", table, table))
 }
 
 // enableRouteLocalnet lets NodePorts answer on 127.0.0.1, as kube-proxy

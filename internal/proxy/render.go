@@ -28,11 +28,15 @@ func chainID(s string) string {
 	return readable + "-" + h
 }
 
-// Render returns the nft script that replaces the proxy's table with the
-// rules for ports, as one transaction: the table is created if missing,
-// deleted and written anew. ports may be in any order; the output is
-// deterministic.
-func Render(ports []ServicePort) string {
+// Render returns the nft script that replaces the proxy's table
+// (TableName) with the rules for ports; see RenderTable.
+func Render(ports []ServicePort) string { return RenderTable(TableName, ports) }
+
+// RenderTable returns the nft script that replaces the ip table named
+// table with the rules for ports, as one transaction: the table is created
+// if missing, deleted and written anew. ports may be in any order; the
+// output is deterministic.
+func RenderTable(tableName string, ports []ServicePort) string {
 	ports = append([]ServicePort(nil), ports...)
 	sort.Slice(ports, func(i, j int) bool {
 		if ports[i].key() != ports[j].key() {
@@ -45,9 +49,9 @@ func Render(ports []ServicePort) string {
 
 	// "add table" makes "delete table" valid on a first run; the whole file
 	// is one transaction.
-	w("add table ip %s", TableName)
-	w("delete table ip %s", TableName)
-	w("table ip %s {", TableName)
+	w("add table ip %s", tableName)
+	w("delete table ip %s", tableName)
+	w("table ip %s {", tableName)
 
 	var vipElems, nodePortElems, noEndpointVIPs, noEndpointNodePorts []string
 	var chains strings.Builder
