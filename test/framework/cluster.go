@@ -83,6 +83,9 @@ type Options struct {
 	EtcdEndpoints []string
 	// EtcdListenClientURL exposes the embedded etcd.
 	EtcdListenClientURL string
+	// Agent runs the binary server with its local node agent (root and
+	// containerd needed); default --no-agent.
+	Agent bool
 	// Controllers run in an in-process server (builtin.Controllers()
 	// for a whole cluster); none by default, so that a controller's own
 	// tests can run just that controller.
@@ -186,7 +189,10 @@ func StartBinary(t testing.TB, opts Options, extraArgs ...string) *Cluster {
 	t.Helper()
 	c := newCluster(t, opts)
 	args := []string{"server", "--data-dir", c.DataDir, "--bind-address", "127.0.0.1",
-		"--port", strconv.Itoa(c.Port), "--no-agent", "--cluster-dns=false"}
+		"--port", strconv.Itoa(c.Port), "--cluster-dns=false"}
+	if !opts.Agent {
+		args = append(args, "--no-agent")
+	}
 	if len(opts.EtcdEndpoints) > 0 {
 		args = append(args, "--etcd-endpoints", strings.Join(opts.EtcdEndpoints, ","))
 	}
