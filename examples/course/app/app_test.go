@@ -149,7 +149,7 @@ func TestServeStopsCleanly(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- Serve(ctx, Program{Name: "monolith", Routes: Routes{Hello: true}}, appAddr, healthAddr, []byte("s"), io.Discard)
+		done <- Serve(ctx, Program{Name: "monolith", Routes: Routes{Hello: true}}, appAddr, healthAddr, []byte("s"), 0, io.Discard)
 	}()
 	deadline := time.Now().Add(5 * time.Second)
 	for {

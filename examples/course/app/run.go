@@ -29,6 +29,7 @@ func Main(p Program, args []string, stdout, stderr io.Writer) int {
 	httpAddr := fs.String("http", "0.0.0.0:80", "HTTP service address")
 	healthAddr := fs.String("health", "0.0.0.0:81", "health service address")
 	secret := fs.String("secret", "secret", "JWT signing secret")
+	drain := fs.Duration("shutdown-delay", 5*time.Second, "on SIGTERM, keep serving this long (unready) so load balancers stop sending traffic first")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -37,15 +38,18 @@ func Main(p Program, args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	if err := Serve(ctx, p, *httpAddr, *healthAddr, []byte(*secret), stdout); err != nil {
+	if err := Serve(ctx, p, *httpAddr, *healthAddr, []byte(*secret), *drain, stdout); err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", p.Name, err)
 		return 1
 	}
 	return 0
 }
 
-// Serve runs the program until ctx ends, then shuts down gracefully.
-func Serve(ctx context.Context, p Program, httpAddr, healthAddr string, secret []byte, stdout io.Writer) error {
+// Serve runs the program until ctx ends, then shuts down gracefully:
+// readiness turns 503, requests keep being served for drain (while
+// endpoints and proxies drop this instance), then in-flight requests
+// finish and the listeners close.
+func Serve(ctx context.Context, p Program, httpAddr, healthAddr string, secret []byte, drain time.Duration, stdout io.Writer) error {
 	auth := &Auth{Secret: secret, Users: []User{DefaultUser()}}
 	health := &Health{}
 	appLn, err := net.Listen("tcp", httpAddr)
@@ -71,6 +75,11 @@ func Serve(ctx context.Context, p Program, httpAddr, healthAddr string, secret [
 	}
 	fmt.Fprintf(stdout, "%s: shutting down\n", p.Name)
 	health.SetReady(false)
+	select {
+	case <-time.After(drain):
+	case err := <-errc:
+		return err
+	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	err = appSrv.Shutdown(shutdownCtx)
