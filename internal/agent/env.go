@@ -84,10 +84,11 @@ func (l *envList) lookup(name string) (string, bool) {
 	return l.vars[i].value, true
 }
 
-// objectSource reads the ConfigMaps and Secrets env refers to.
+// objectSource reads the ConfigMaps, Secrets and Services env refers to.
 type objectSource interface {
 	configMap(ctx context.Context, namespace, name string) (*corev1.ConfigMap, error)
 	secret(ctx context.Context, namespace, name string) (*corev1.Secret, error)
+	services(ctx context.Context, pod *corev1.Pod) ([]corev1.Service, error)
 }
 
 // apiObjects reads them from the API server.
@@ -117,14 +118,19 @@ type errConfig struct{ msg string }
 
 func (e errConfig) Error() string { return e.msg }
 
-// makeEnv resolves a container's environment as the kubelet does:
-// envFrom sources first, then env entries in order, each value expanded
-// against the variables defined before it.
-//
-// Service environment variables ({SVC}_SERVICE_HOST...) are not added
-// yet: they need a Service lister (seam for the service-links work).
+// makeEnv resolves a container's environment as the kubelet does: the
+// Service variables ({SVC}_SERVICE_HOST...) of the Services that exist
+// now, then envFrom sources, then env entries in order, each value
+// expanded against the variables defined before it.
 func makeEnv(ctx context.Context, pod *corev1.Pod, c *corev1.Container, ec envContext) ([]envVar, error) {
 	var env envList
+	services, err := ec.objects.services(ctx, pod)
+	if err != nil {
+		return nil, fmt.Errorf("agent: listing services for the environment: %w", err)
+	}
+	for _, v := range serviceEnv(services) {
+		env.set(v.name, v.value)
+	}
 	for _, from := range c.EnvFrom {
 		switch {
 		case from.ConfigMapRef != nil:

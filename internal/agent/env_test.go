@@ -42,6 +42,7 @@ func TestExpand(t *testing.T) {
 type fakeObjects struct {
 	configMaps map[string]*corev1.ConfigMap
 	secrets    map[string]*corev1.Secret
+	svcs       []corev1.Service
 }
 
 func (f fakeObjects) configMap(_ context.Context, _, name string) (*corev1.ConfigMap, error) {
@@ -49,6 +50,10 @@ func (f fakeObjects) configMap(_ context.Context, _, name string) (*corev1.Confi
 		return cm, nil
 	}
 	return nil, apierrors.NewNotFound(schema.GroupResource{Resource: "configmaps"}, name)
+}
+
+func (f fakeObjects) services(context.Context, *corev1.Pod) ([]corev1.Service, error) {
+	return f.svcs, nil
 }
 
 func (f fakeObjects) secret(_ context.Context, _, name string) (*corev1.Secret, error) {
