@@ -17,7 +17,7 @@ if [[ $(id -u) -eq 0 && -z "$short" ]]; then
 	# The end-to-end tests run pods on real containerd and program
 	# nftables; they skip themselves (saying why) without these.
 	echo "== install-deps"
-	./hack/install-deps.sh
+	./hack/install-deps.sh || echo "install-deps failed: the tests that need containerd or nftables will skip and say so"
 fi
 
 echo "== gofmt"
