@@ -46,6 +46,12 @@ func TestDeploymentServesThroughItsService(t *testing.T) {
 		}
 	}()
 
+	// The agent's containerd must be up before images can be imported:
+	// its Node turns Ready once it is.
+	framework.WaitFor(t, 90*time.Second, "the node Ready", func() (bool, error) {
+		out, _, _ := c.Kubectl(t, "get", "nodes", "-o", `jsonpath={.items[*].status.conditions[?(@.type=="Ready")].status}`)
+		return strings.Contains(out, "True"), nil
+	})
 	hello := filepath.Join(t.TempDir(), "hello")
 	build := exec.Command("go", "build", "-o", hello, "github.com/navarch/navarch/examples/course/cmd/hello")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
