@@ -18,7 +18,7 @@ func newServerCommand(env environment) *cobra.Command {
 	noAgent := false
 	cmd := &cobra.Command{
 		Use:   "server",
-		Short: "Run the control plane: API server on etcd, controllers, and (later) a local node agent",
+		Short: "Run the control plane (API server on etcd, controllers, scheduler, DNS) and a local node agent",
 		Long: `Run the Navarch control plane.
 
 The API server listens on --bind-address:--port with TLS. At first start it
@@ -28,11 +28,17 @@ join token <data-dir>/token.
 
 State lives in etcd: an embedded single-member etcd under <data-dir>/etcd by
 default, or an external etcd cluster with --etcd-endpoints. Several servers
-pointed at one etcd serve the same objects.
+pointed at one etcd serve the same objects; the controllers and the scheduler
+run on one of them at a time (a Lease in kube-system elects it).
+
+The cluster DNS answers on the advertised address, port 53, and is reached by
+pods as kube-system/kube-dns (10.43.0.10) (--cluster-dns=false turns it off).
 
 Unless --no-agent is given, the server also runs a node agent for this
 machine (as "navarch agent" does): it registers the machine as a Node and
-runs its pods on containerd (see "navarch agent --help" for what it needs).`,
+runs its pods on containerd (see "navarch agent --help" for what it needs),
+programs the Service rules in nftables, and serves Ingresses on ports 80 and
+443.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cfg.DataDir == "" {
