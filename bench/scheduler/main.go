@@ -46,7 +46,7 @@ func main() {
 	nodes := flag.Int("nodes", 1000, "simulated nodes")
 	pods := flag.Int("pods", 10000, "pods to create")
 	clients := flag.Int("clients", 20, "concurrent clients creating pods")
-	workers := flag.Int("workers", 32, "simulated kubelet workers (pod status updates in flight)")
+	workers := flag.Int("workers", 128, "simulated kubelet workers (pod status updates in flight)")
 	runScheduler := flag.Bool("scheduler", true, "run the scheduler in this process (false if the server runs its own)")
 	timeout := flag.Duration("timeout", 10*time.Minute, "give up waiting for pods after this long")
 	cpuProfile := flag.String("cpuprofile", "", "write a cpu profile of this process (simnode, scheduler, watch) to this file")
@@ -102,10 +102,17 @@ func run(binary string, nodeCount, podCount, clients, workers int, runScheduler 
 	fmt.Printf("note: %d pods are created directly by %d clients (no Deployment controller exists yet)\n", podCount, clients)
 
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer cancel()
+	// shutdowns run after ctx ends: informer factories wait for their
+	// informers, which stop with ctx.
+	var shutdowns []func()
+	defer func() {
+		cancel()
+		wg.Wait()
+		for _, f := range shutdowns {
+			f()
+		}
+	}()
 
 	// Simulated nodes.
 	simClient := kubernetes.NewForConfigOrDie(rest.CopyConfig(cfg))
@@ -139,7 +146,7 @@ func run(binary string, nodeCount, podCount, clients, workers int, runScheduler 
 				cancel()
 			}
 		}()
-		defer factory.Shutdown()
+		shutdowns = append(shutdowns, factory.Shutdown)
 	}
 
 	// Watch pods: when each is first seen bound and Running.
@@ -152,7 +159,7 @@ func run(binary string, nodeCount, podCount, clients, workers int, runScheduler 
 		UpdateFunc: func(_, obj any) { tracker.observe(obj.(*corev1.Pod)) },
 	})
 	watchFactory.Start(ctx.Done())
-	defer watchFactory.Shutdown()
+	shutdowns = append(shutdowns, watchFactory.Shutdown)
 	if !cache.WaitForCacheSync(ctx.Done(), podInformer.HasSynced) {
 		return fmt.Errorf("pod watch did not sync")
 	}

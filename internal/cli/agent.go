@@ -78,6 +78,12 @@ token in the server's <data-dir>/token).`,
 				return fmt.Errorf("agent: %w", err)
 			}
 			if simulate > 0 {
+				// A thousand nodes renew a hundred Leases a second: no
+				// client-side rate limit.
+				restConfig.QPS, restConfig.Burst = -1, 0
+				if client, err = kubernetes.NewForConfig(restConfig); err != nil {
+					return fmt.Errorf("agent: %w", err)
+				}
 				// Simulated nodes accept pods and report them running
 				// without containers, for testing the control plane at scale.
 				prefix := cfg.NodeName

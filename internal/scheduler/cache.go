@@ -28,6 +28,10 @@ type Cache struct {
 	// last snapshot. Guarded by mu.
 	list  []*NodeInfo
 	index map[string]int
+	// affinityPods and antiAffinityPods count the cached pods with pod
+	// (anti-)affinity terms and with required anti-affinity; guarded by
+	// mu.
+	affinityPods, antiAffinityPods int
 }
 
 type cachedPod struct {
@@ -143,7 +147,8 @@ func (c *Cache) Snapshot() *Snapshot {
 	if c.list == nil {
 		c.rebuildListLocked()
 	}
-	return &Snapshot{nodes: append([]*NodeInfo(nil), c.list...)}
+	return &Snapshot{nodes: append([]*NodeInfo(nil), c.list...),
+		affinityPods: c.affinityPods, antiAffinityPods: c.antiAffinityPods}
 }
 
 func (c *Cache) rebuildListLocked() {
@@ -184,10 +189,22 @@ func (c *Cache) addLocked(info *PodInfo, assumed bool) {
 	ni.addPod(info)
 	c.store(name, ni, false)
 	c.pods[info.Pod.UID] = &cachedPod{info: info, node: name, assumed: assumed}
+	c.countAffinity(info, 1)
+}
+
+// countAffinity adds sign to the affinity counters for info.
+func (c *Cache) countAffinity(info *PodInfo, sign int) {
+	if info.hasAffinityTerms() {
+		c.affinityPods += sign
+	}
+	if len(info.requiredAntiAffinity) > 0 {
+		c.antiAffinityPods += sign
+	}
 }
 
 func (c *Cache) removeLocked(uid types.UID, p *cachedPod) {
 	delete(c.pods, uid)
+	c.countAffinity(p.info, -1)
 	ni, ok := c.nodes[p.node]
 	if !ok {
 		return

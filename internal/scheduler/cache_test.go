@@ -161,3 +161,33 @@ func TestCacheSnapshotsDoNotChange(t *testing.T) {
 		t.Errorf("new snapshot (-want +got):\n%s", diff)
 	}
 }
+
+// TestCacheCountsAffinityPods checks the counters that let the
+// inter-pod affinity plugin skip its scans, through a real decision: a
+// bound pod's anti-affinity must still reject a matching pod.
+func TestCacheCountsAffinityPods(t *testing.T) {
+	c := NewCache()
+	c.SetNode(makeNode("a"))
+	loner := makePod("loner", onNode("a"), requiredAntiAffinity(podAffinityTerm("app", "web", corev1.LabelHostname)))
+	plain := makePod("plain", onNode("a"))
+	c.SetPod(loner)
+	c.SetPod(plain)
+	withTerms, anti := c.Snapshot().podsWithAffinity()
+	if withTerms != 1 || anti != 1 {
+		t.Errorf("after adding: got %d with terms, %d with required anti-affinity; want 1, 1", withTerms, anti)
+	}
+	state := &memState{Snapshot: c.Snapshot(), c: &cluster{}}
+	r := DefaultProfile().Schedule(makePod("web", podLabels("app", "web")), state, 0)
+	if r.Err == nil {
+		t.Errorf("web pod: got node %q, want the bound pod's anti-affinity to reject it", r.Node)
+	}
+	c.RemovePod(loner)
+	withTerms, anti = c.Snapshot().podsWithAffinity()
+	if withTerms != 0 || anti != 0 {
+		t.Errorf("after removing: got %d with terms, %d with required anti-affinity; want 0, 0", withTerms, anti)
+	}
+	state = &memState{Snapshot: c.Snapshot(), c: &cluster{}}
+	if r := DefaultProfile().Schedule(makePod("web", podLabels("app", "web")), state, 0); r.Node != "a" {
+		t.Errorf("web pod after the loner left: got %s (%v), want a", r.Node, r.Err)
+	}
+}

@@ -559,3 +559,40 @@ func TestInvalidAffinitySelectorIsAnError(t *testing.T) {
 }
 
 func nodeName(i int) string { return fmt.Sprintf("node-%04d", i) }
+
+// BenchmarkSchedule1000Nodes times one decision on 1,000 nodes holding
+// 10,000 pods (10 each), for a plain pod and for one with pod
+// anti-affinity (which scans every bound pod).
+func BenchmarkSchedule1000Nodes(b *testing.B) {
+	var c cluster
+	for i := 0; i < 1000; i++ {
+		c.nodes = append(c.nodes, makeNode(nodeName(i)))
+		for j := 0; j < 10; j++ {
+			c.pods = append(c.pods, makePod(fmt.Sprintf("p-%d-%d", i, j), onNode(nodeName(i)),
+				requests("100m", "64Mi"), ownedBy(fmt.Sprintf("rs-%d", j)), podLabels("app", fmt.Sprintf("app-%d", j))))
+		}
+	}
+	state := c.state()
+	for _, bc := range []struct {
+		name string
+		pod  *corev1.Pod
+	}{
+		{name: "plain", pod: makePod("new", requests("100m", "64Mi"), ownedBy("rs-1"))},
+		{name: "anti-affinity", pod: makePod("new", requests("100m", "64Mi"), podLabels("app", "web"),
+			requiredAntiAffinity(podAffinityTerm("app", "web", corev1.LabelHostname)))},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			profile := DefaultProfile()
+			info := NewPodInfo(bc.pod)
+			start := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				r := profile.ScheduleInfo(info, state, start)
+				if r.Err != nil {
+					b.Fatalf("Schedule: %v", r.Err)
+				}
+				start = (start + r.Evaluated) % 1000
+			}
+		})
+	}
+}

@@ -60,25 +60,22 @@ type reserver interface {
 const MaxNodeScore int64 = 100
 
 // Cycle is the state of one decision for one pod: the pod, what was
-// computed of it once, the cluster State, and what plugins stored in
-// PreFilter/PreScore for their Filter/Score.
+// computed of it once, the cluster State, and what the plugins computed
+// in PreFilter/PreScore (or on first use) for their Filter/Score. It is
+// used by one goroutine.
 type Cycle struct {
 	Pod     *corev1.Pod
 	PodInfo *PodInfo
 	State   State
-	data    map[string]any
-}
 
-// Write stores a plugin's per-decision data under key (its name).
-func (c *Cycle) Write(key string, v any) {
-	if c.data == nil {
-		c.data = map[string]any{}
-	}
-	c.data[key] = v
+	// Per-decision data of the plugins, in typed fields: Filter and
+	// Score run once per node, so a map lookup each time would cost more
+	// than the checks themselves.
+	nodeAffinity *nodeAffinityState
+	interPod     *interPodState
+	volumes      *volumeState
+	spread       map[*NodeInfo]int64
 }
-
-// Read returns what Write stored under key, or nil.
-func (c *Cycle) Read(key string) any { return c.data[key] }
 
 // WeightedScorer is a score plugin with its weight in the total.
 type WeightedScorer struct {

@@ -291,6 +291,11 @@ func podHostPorts(pod *corev1.Pod) []hostPort {
 // updated copy, so decisions can read it without locks.
 type NodeInfo struct {
 	node *corev1.Node
+	// readinessTaint is the taint the node counts as having while it is
+	// not Ready (see readinessTaint), nil when Ready.
+	readinessTaint *corev1.Taint
+	// zone is the node's zone label, "" without one.
+	zone string
 	pods []*PodInfo
 	// requested sums the pods' requests (Pods = number of pods).
 	requested Resources
@@ -331,10 +336,12 @@ func (ni *NodeInfo) Allocatable() Resources { return ni.allocatable }
 
 func (ni *NodeInfo) setNode(node *corev1.Node) {
 	ni.node = node
+	ni.readinessTaint, ni.zone = nil, ""
+	ni.allocatable = Resources{}
 	if node != nil {
 		ni.allocatable = resourcesFromList(node.Status.Allocatable)
-	} else {
-		ni.allocatable = Resources{}
+		ni.readinessTaint = readinessTaint(node)
+		ni.zone = nodeZone(node)
 	}
 }
 
@@ -342,6 +349,8 @@ func (ni *NodeInfo) setNode(node *corev1.Node) {
 func (ni *NodeInfo) clone() *NodeInfo {
 	out := &NodeInfo{
 		node:                         ni.node,
+		readinessTaint:               ni.readinessTaint,
+		zone:                         ni.zone,
 		pods:                         append([]*PodInfo(nil), ni.pods...),
 		requested:                    ni.requested.clone(),
 		nonZeroMilliCPU:              ni.nonZeroMilliCPU,

@@ -59,6 +59,12 @@ func (p interPodAffinity) PreFilter(c *Cycle) *Status {
 	s := &interPodState{}
 	nsLabels := c.State.NamespaceLabels
 	hasOwnTerms := len(pi.requiredAffinity)+len(pi.requiredAntiAffinity) > 0
+	c.interPod = s
+	if counter, ok := c.State.(affinityCounter); ok && !hasOwnTerms {
+		if _, anti := counter.podsWithAffinity(); anti == 0 {
+			return nil
+		}
+	}
 	for _, ni := range c.State.Nodes() {
 		nodeLabels := ni.Node().Labels
 		for _, existing := range ni.podsWithRequiredAntiAffinity {
@@ -90,7 +96,6 @@ func (p interPodAffinity) PreFilter(c *Cycle) *Status {
 		}
 	}
 	s.matchesOwnAffinity = matchesAll(pi.requiredAffinity, pi, nsLabels)
-	c.Write(nameInterPodAffinity, s)
 	return nil
 }
 
@@ -112,11 +117,10 @@ func incr[K comparable](m map[K]int, k K) map[K]int {
 }
 
 func (interPodAffinity) state(c *Cycle) *interPodState {
-	s, _ := c.Read(nameInterPodAffinity).(*interPodState)
-	if s == nil {
-		s = &interPodState{}
+	if c.interPod == nil {
+		c.interPod = &interPodState{}
 	}
-	return s
+	return c.interPod
 }
 
 func (p interPodAffinity) Filter(c *Cycle, ni *NodeInfo) *Status {
@@ -169,6 +173,11 @@ func (p interPodAffinity) PreScore(c *Cycle, feasible []*NodeInfo) {
 	pi := c.PodInfo
 	nsLabels := c.State.NamespaceLabels
 	own := len(pi.preferredAffinity)+len(pi.preferredAntiAffinity) > 0
+	if counter, ok := c.State.(affinityCounter); ok && !own {
+		if withTerms, _ := counter.podsWithAffinity(); withTerms == 0 {
+			return
+		}
+	}
 	add := func(key, value string, w int64) {
 		if s.preferred == nil {
 			s.preferred = map[topologyPair]int64{}
@@ -212,7 +221,6 @@ func (p interPodAffinity) PreScore(c *Cycle, feasible []*NodeInfo) {
 			}
 		}
 	}
-	c.Write(nameInterPodAffinity, s)
 }
 
 func (p interPodAffinity) Score(c *Cycle, ni *NodeInfo) int64 {

@@ -77,7 +77,7 @@ func (taintToleration) Filter(c *Cycle, ni *NodeInfo) *Status {
 			return NewStatus(UnschedulableAndUnresolvable, fmt.Sprintf(untoleratedTaintForm, t.Key, t.Value))
 		}
 	}
-	if t := readinessTaint(node); t != nil && !tolerates(c.Pod.Spec.Tolerations, t) {
+	if t := ni.readinessTaint; t != nil && !tolerates(c.Pod.Spec.Tolerations, t) {
 		return NewStatus(UnschedulableAndUnresolvable, fmt.Sprintf(untoleratedTaintForm, t.Key, t.Value))
 	}
 	return nil
@@ -166,14 +166,14 @@ type nodeAffinityState struct {
 }
 
 func (nodeAffinity) state(c *Cycle) *nodeAffinityState {
-	if s, ok := c.Read(nameNodeAffinity).(*nodeAffinityState); ok {
-		return s
+	if c.nodeAffinity != nil {
+		return c.nodeAffinity
 	}
 	s := &nodeAffinityState{required: nodeaffinity.GetRequiredNodeAffinity(c.Pod)}
 	if a := c.Pod.Spec.Affinity; a != nil && a.NodeAffinity != nil && len(a.NodeAffinity.PreferredDuringSchedulingIgnoredDuringExecution) > 0 {
 		s.preferred, s.err = nodeaffinity.NewPreferredSchedulingTerms(a.NodeAffinity.PreferredDuringSchedulingIgnoredDuringExecution)
 	}
-	c.Write(nameNodeAffinity, s)
+	c.nodeAffinity = s
 	return s
 }
 

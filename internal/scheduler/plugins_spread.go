@@ -25,17 +25,22 @@ func (selectorSpread) Name() string { return nameSelectorSpread }
 // score of one node depends on the counts of all of them.
 func (selectorSpread) PreScore(c *Cycle, feasible []*NodeInfo) {
 	owner := c.PodInfo.owner
+	c.spread = nil
 	if owner == "" {
-		c.Write(nameSelectorSpread, map[*NodeInfo]int64(nil))
 		return
 	}
+	counts := make([]int, len(feasible))
 	var maxByNode int
-	byZone := map[string]int{}
-	for _, ni := range feasible {
+	var byZone map[string]int
+	for i, ni := range feasible {
 		n := ni.owners[owner]
+		counts[i] = n
 		maxByNode = max(maxByNode, n)
-		if z := nodeZone(ni.Node()); z != "" {
-			byZone[z] += n
+		if ni.zone != "" {
+			if byZone == nil {
+				byZone = map[string]int{}
+			}
+			byZone[ni.zone] += n
 		}
 	}
 	var maxByZone int
@@ -43,29 +48,28 @@ func (selectorSpread) PreScore(c *Cycle, feasible []*NodeInfo) {
 		maxByZone = max(maxByZone, n)
 	}
 	scores := make(map[*NodeInfo]int64, len(feasible))
-	for _, ni := range feasible {
+	for i, ni := range feasible {
 		score := float64(MaxNodeScore)
 		if maxByNode > 0 {
-			score = float64(MaxNodeScore) * float64(maxByNode-ni.owners[owner]) / float64(maxByNode)
+			score = float64(MaxNodeScore) * float64(maxByNode-counts[i]) / float64(maxByNode)
 		}
-		if z := nodeZone(ni.Node()); z != "" && len(byZone) > 0 {
+		if ni.zone != "" {
 			zoneScore := float64(MaxNodeScore)
 			if maxByZone > 0 {
-				zoneScore = float64(MaxNodeScore) * float64(maxByZone-byZone[z]) / float64(maxByZone)
+				zoneScore = float64(MaxNodeScore) * float64(maxByZone-byZone[ni.zone]) / float64(maxByZone)
 			}
 			score = score*(1-zoneWeighting) + zoneWeighting*zoneScore
 		}
 		scores[ni] = int64(score)
 	}
-	c.Write(nameSelectorSpread, scores)
+	c.spread = scores
 }
 
 func (selectorSpread) Score(c *Cycle, ni *NodeInfo) int64 {
-	scores, _ := c.Read(nameSelectorSpread).(map[*NodeInfo]int64)
-	if scores == nil {
+	if c.spread == nil {
 		return 0
 	}
-	return scores[ni]
+	return c.spread[ni]
 }
 
 // nodeZone returns the node's zone label (the GA one, else the beta one).

@@ -104,7 +104,7 @@ func (volumeBinding) PreFilter(c *Cycle) *Status {
 	if s != nil && len(s.delayed) > 0 {
 		s.volumes = c.State.PersistentVolumes()
 	}
-	c.Write(nameVolumeBinding, s)
+	c.volumes = s
 	return nil
 }
 
@@ -140,7 +140,7 @@ func nodeExists(state State, name string) bool {
 }
 
 func (volumeBinding) Filter(c *Cycle, ni *NodeInfo) *Status {
-	s, _ := c.Read(nameVolumeBinding).(*volumeState)
+	s := c.volumes
 	if s == nil {
 		return nil
 	}
@@ -218,7 +218,7 @@ func contains(list []string, s string) bool {
 // reserve hands the delayed claims to the caller, which selects the node
 // on them.
 func (volumeBinding) reserve(c *Cycle, _ *NodeInfo, r *Result) {
-	s, _ := c.Read(nameVolumeBinding).(*volumeState)
+	s := c.volumes
 	if s == nil {
 		return
 	}

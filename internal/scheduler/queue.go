@@ -329,7 +329,7 @@ func (q *schedulingQueue) flush() {
 }
 
 // Run flushes the backoff and unschedulable pods every second until ctx
-// ends, then closes the queue (Pop returns false).
+// ends, then closes the queue (Pop returns false until Open).
 func (q *schedulingQueue) Run(ctx context.Context) {
 	ticker := q.clock.NewTicker(time.Second)
 	defer ticker.Stop()
@@ -344,7 +344,14 @@ func (q *schedulingQueue) Run(ctx context.Context) {
 	}
 }
 
-// Close wakes Pop for good.
+// Open makes a closed queue hand out pods again.
+func (q *schedulingQueue) Open() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.closed = false
+}
+
+// Close wakes Pop, which returns false until Open.
 func (q *schedulingQueue) Close() {
 	q.mu.Lock()
 	defer q.mu.Unlock()

@@ -55,8 +55,10 @@ type Scheduler struct {
 	namespaces corelisters.NamespaceLister
 	synced     []cache.InformerSynced
 
-	// recorder writes events; Start makes one unless a test set it.
-	recorder record.EventRecorder
+	// recorder writes events; Start makes one (ownsRecorder) unless a
+	// test set it.
+	recorder     record.EventRecorder
+	ownsRecorder bool
 	// nextStart is the node index the next decision starts filtering at;
 	// used by the decision loop only.
 	nextStart int
@@ -114,15 +116,19 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory) *
 
 // Start waits for the informers' caches, then schedules pods until ctx
 // ends. It returns nil then, once the bindings in flight have finished.
+// Start may be called again after it returned (a scheduler that lost and
+// regained leadership), never twice at once.
 func (s *Scheduler) Start(ctx context.Context) error {
 	defer utilruntime.HandleCrashWithContext(ctx)
 	logger := klog.FromContext(ctx)
-	if s.recorder == nil {
+	if s.recorder == nil || s.ownsRecorder {
 		broadcaster := record.NewBroadcaster(record.WithContext(ctx))
 		broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: s.client.CoreV1().Events("")})
 		defer broadcaster.Shutdown()
 		s.recorder = broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: SchedulerName})
+		s.ownsRecorder = true
 	}
+	s.queue.Open()
 	queueDone := make(chan struct{})
 	go func() {
 		defer close(queueDone)
@@ -176,14 +182,18 @@ func (s *Scheduler) scheduleOne(ctx context.Context, p *queuedPod, cycle int64) 
 	assumed := pod.DeepCopy()
 	assumed.Spec.NodeName = result.Node
 	if err := s.cache.AssumePod(assumed); err != nil {
-		logger.Error(err, "assuming pod", "pod", klog.KObj(pod))
+		// The informer reported the pod bound while we decided (an
+		// earlier binding that looked failed had gone through).
+		logger.V(2).Info("pod already bound", "pod", klog.KObj(pod), "err", err)
 		s.queue.Done(p)
 		return
 	}
 	select {
 	case s.binds <- struct{}{}:
 	case <-ctx.Done():
+		// Stopping: a later Start tries the pod again.
 		s.cache.ForgetPod(assumed)
+		s.queue.Requeue(p)
 		return
 	}
 	s.bindWG.Add(1)
@@ -215,7 +225,10 @@ func (s *Scheduler) bind(ctx context.Context, p *queuedPod, assumed *corev1.Pod)
 		s.cache.ForgetPod(assumed)
 		s.queue.Done(p)
 	case ctx.Err() != nil:
+		// Stopping: whether or not the binding went through, the
+		// informer or a later Start settles it.
 		s.cache.ForgetPod(assumed)
+		s.queue.Requeue(p)
 	default:
 		logger.Error(err, "binding pod", "pod", klog.KObj(assumed), "node", assumed.Spec.NodeName)
 		s.cache.ForgetPod(assumed)

@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"sort"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/sets"
@@ -66,7 +68,7 @@ func (s *testScheduler) runOnce(t *testing.T) {
 		t.Fatalf("no active pod to schedule")
 	}
 	p, cycle, _ := s.queue.Pop()
-	s.scheduleOne(context.Background(), p, cycle)
+	s.scheduleOne(t.Context(), p, cycle)
 	s.bindWG.Wait()
 }
 
@@ -337,4 +339,74 @@ func sortedKeys(s sets.Set[string]) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// TestStartAgain runs the scheduler with informers on a fake clientset,
+// stops it, and starts it again (as after regaining leadership): it must
+// still bind new pods.
+func TestStartAgain(t *testing.T) {
+	client := fake.NewClientset(makeNode("a"))
+	factory := informers.NewSharedInformerFactory(client, 0)
+	s := New(client, factory)
+	s.recorder = record.NewFakeRecorder(100)
+	factory.Start(t.Context().Done())
+	run := func() (stop func()) {
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- s.Start(ctx) }()
+		return func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Start: %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("Start did not return after its context ended")
+			}
+		}
+	}
+	bound := func(name string) func() (bool, error) {
+		return func() (bool, error) {
+			for _, a := range client.Actions() {
+				if c, ok := a.(clienttesting.CreateAction); ok && a.GetSubresource() == "binding" {
+					if b, ok := c.GetObject().(*corev1.Binding); ok && b.Name == name {
+						return true, nil
+					}
+				}
+			}
+			return false, nil
+		}
+	}
+	stop := run()
+	if _, err := client.CoreV1().Pods("default").Create(t.Context(), makePod("first"), metav1.CreateOptions{}); err != nil {
+		t.Fatalf("creating pod: %v", err)
+	}
+	waitUntil(t, "first bound", bound("first"))
+	stop()
+	stop = run()
+	defer stop()
+	if _, err := client.CoreV1().Pods("default").Create(t.Context(), makePod("second"), metav1.CreateOptions{}); err != nil {
+		t.Fatalf("creating pod: %v", err)
+	}
+	waitUntil(t, "second bound after a restart", bound("second"))
+}
+
+// waitUntil polls cond every 10ms for up to 10s.
+func waitUntil(t *testing.T, what string, cond func() (bool, error)) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ok, err := cond()
+		if err != nil {
+			t.Fatalf("waiting for %s: %v", what, err)
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

@@ -34,6 +34,22 @@ type State interface {
 // Snapshot is an immutable list of NodeInfos: the node half of State.
 type Snapshot struct {
 	nodes []*NodeInfo
+	// affinityPods and antiAffinityPods count the bound pods with any pod
+	// (anti-)affinity term and with a required anti-affinity term.
+	affinityPods, antiAffinityPods int
+}
+
+// affinityCounter is an optional capability of a State: how many bound
+// pods have pod (anti-)affinity terms, so that plugins can skip scanning
+// every node when there are none.
+type affinityCounter interface {
+	podsWithAffinity() (withTerms, requiredAnti int)
+}
+
+var _ affinityCounter = &Snapshot{}
+
+func (s *Snapshot) podsWithAffinity() (withTerms, requiredAnti int) {
+	return s.affinityPods, s.antiAffinityPods
 }
 
 // NewSnapshot returns a snapshot of the given nodes, sorted by name.
@@ -46,7 +62,12 @@ func NewSnapshot(nodes ...*NodeInfo) *Snapshot {
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Node().Name < out[j].Node().Name })
-	return &Snapshot{nodes: out}
+	s := &Snapshot{nodes: out}
+	for _, n := range out {
+		s.affinityPods += len(n.podsWithAffinity)
+		s.antiAffinityPods += len(n.podsWithRequiredAntiAffinity)
+	}
+	return s
 }
 
 // Nodes returns the snapshot's nodes.

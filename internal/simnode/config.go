@@ -17,7 +17,7 @@ const (
 	DefaultPodCIDR           = "10.128.0.0/9"
 	DefaultNodeCIDR          = "10.127.0.0/16"
 	DefaultHeartbeatInterval = 10 * time.Second
-	DefaultWorkers           = 16
+	DefaultWorkers           = 64
 )
 
 var (
@@ -49,7 +49,9 @@ type Config struct {
 	// HeartbeatInterval is how often each node renews its Lease in
 	// kube-node-lease (default 10 s, as a kubelet).
 	HeartbeatInterval time.Duration
-	// Workers is how many pod status updates run at once (default 16).
+	// Workers is how many pod status updates run at once (default 64;
+	// under load each takes a server round trip of 100 ms or more, and too
+	// few workers queue pods for seconds).
 	Workers int
 }
 

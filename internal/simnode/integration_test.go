@@ -224,6 +224,30 @@ func TestSimulatedNodes(t *testing.T) {
 	}
 	waitLeaseRenewed(t, client, "sim-1", stoppedAt)
 
+	// A node marked Unknown by someone else (a node lifecycle controller)
+	// reports Ready again at its next heartbeat, as a kubelet does.
+	node2, err := client.CoreV1().Nodes().Get(ctx, "sim-2", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("node sim-2: %v", err)
+	}
+	for i := range node2.Status.Conditions {
+		if node2.Status.Conditions[i].Type == corev1.NodeReady {
+			node2.Status.Conditions[i].Status = corev1.ConditionUnknown
+			node2.Status.Conditions[i].Reason = "NodeStatusUnknown"
+		}
+	}
+	if _, err := client.CoreV1().Nodes().UpdateStatus(ctx, node2, metav1.UpdateOptions{}); err != nil {
+		t.Fatalf("marking sim-2 Unknown: %v", err)
+	}
+	framework.WaitFor(t, 20*time.Second, "sim-2 Ready again", func() (bool, error) {
+		n, err := client.CoreV1().Nodes().Get(ctx, "sim-2", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		c := readyCondition(n)
+		return c != nil && c.Status == corev1.ConditionTrue && c.Reason == "KubeletReady", nil
+	})
+
 	// A new simulator takes the nodes over: existing pods keep their
 	// addresses and new pods get free ones.
 	stopSim()

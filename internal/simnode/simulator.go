@@ -87,10 +87,12 @@ type Simulator struct {
 }
 
 // New returns a simulator of cfg.Count nodes that talks to the API through
-// client. The client should allow many requests per second (a QPS of a
-// few thousand for a thousand nodes): every pod costs one status update
-// and every node one Lease update per heartbeat. A bad Config is reported
-// by Start.
+// client. The client must allow many requests per second: every node
+// renews its Lease each heartbeat (a hundred writes a second for a
+// thousand nodes) and every pod costs a status update. client-go's
+// default of 5 requests a second cannot even keep 50 nodes alive; build
+// the client from a rest.Config with QPS -1 (no client-side limit) or a
+// few thousand. A bad Config is reported by Start.
 func New(client kubernetes.Interface, cfg Config) *Simulator {
 	cfg = cfg.withDefaults()
 	s := &Simulator{client: client, cfg: cfg, byName: map[string]*simNode{}}
