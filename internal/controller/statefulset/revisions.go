@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/navarch/navarch/internal/controller"
 	"hash/fnv"
 	"sort"
 	"strconv"
@@ -18,24 +19,9 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 )
 
-// revisionData is the ControllerRevision data of a pod template: a
-// strategic merge patch that replaces spec.template, which is what
-// kubectl rollout undo applies to the set.
+// revisionData is the ControllerRevision data of a pod template.
 func revisionData(template *corev1.PodTemplateSpec) ([]byte, error) {
-	raw, err := json.Marshal(template)
-	if err != nil {
-		return nil, fmt.Errorf("statefulset: encoding template: %w", err)
-	}
-	var fields map[string]interface{}
-	if err := json.Unmarshal(raw, &fields); err != nil {
-		return nil, fmt.Errorf("statefulset: encoding template: %w", err)
-	}
-	fields["$patch"] = "replace"
-	data, err := json.Marshal(map[string]interface{}{"spec": map[string]interface{}{"template": fields}})
-	if err != nil {
-		return nil, fmt.Errorf("statefulset: encoding revision: %w", err)
-	}
-	return data, nil
+	return controller.TemplateRevisionData(template)
 }
 
 // revisionTemplate decodes the pod template a revision stores.
