@@ -10,13 +10,12 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net"
+	"github.com/navarch/navarch/bench/internal/benchserver"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -25,7 +24,6 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 )
 
 func main() {
@@ -47,7 +45,7 @@ func run(binary string, creates, clients, listSize, watchers int) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	port, err := freePort()
+	port, err := benchserver.FreePort()
 	if err != nil {
 		return err
 	}
@@ -64,14 +62,14 @@ func run(binary string, creates, clients, listSize, watchers int) error {
 	}
 	defer func() { _ = cmd.Process.Signal(os.Interrupt); _ = cmd.Wait() }()
 
-	cfg, err := waitReady(filepath.Join(dir, "kubeconfig"), 60*time.Second)
+	cfg, err := benchserver.WaitReady(filepath.Join(dir, "kubeconfig"), 60*time.Second)
 	if err != nil {
 		return err
 	}
 	fmt.Printf("startup: exec to /readyz 200: %v (target < 1s)\n", time.Since(start).Round(time.Millisecond))
 
 	time.Sleep(5 * time.Second)
-	fmt.Printf("idle RSS of the server (no agent), 5 s after ready: %.1f MiB (target < 100 MiB)\n", rssMiB(cmd.Process.Pid))
+	fmt.Printf("idle RSS of the server (no agent), 5 s after ready: %.1f MiB (target < 100 MiB)\n", benchserver.RSSMiB(cmd.Process.Pid))
 
 	cfg.QPS, cfg.Burst = 10000, 10000
 	cfg.ContentType = "application/vnd.kubernetes.protobuf"
@@ -121,48 +119,8 @@ func run(binary string, creates, clients, listSize, watchers int) error {
 	}
 	fmt.Printf("watch: %d watchers x 20 events: p50 %v p99 %v create->event (target p99 < 50ms)\n",
 		watchers, pct(wlat, 50), pct(wlat, 99))
-	fmt.Printf("server RSS after the run: %.1f MiB\n", rssMiB(cmd.Process.Pid))
+	fmt.Printf("server RSS after the run: %.1f MiB\n", benchserver.RSSMiB(cmd.Process.Pid))
 	return nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// waitReady polls /readyz every 5 ms.
-func waitReady(kubeconfig string, timeout time.Duration) (*rest.Config, error) {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig); err == nil {
-			if c, err := kubernetes.NewForConfig(cfg); err == nil {
-				if body, err := c.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(context.Background()); err == nil && string(body) == "ok" {
-					return cfg, nil
-				}
-			}
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return nil, fmt.Errorf("server not ready after %v", timeout)
-}
-
-func rssMiB(pid int) float64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return -1
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(line, "VmRSS:") {
-			f := strings.Fields(line)
-			kb, _ := strconv.Atoi(f[1])
-			return float64(kb) / 1024
-		}
-	}
-	return -1
 }
 
 func pod(name string) *corev1.Pod {

@@ -14,7 +14,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net"
+	"github.com/navarch/navarch/bench/internal/benchserver"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,7 +34,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
 
 	"github.com/navarch/navarch/internal/scheduler"
@@ -77,7 +76,7 @@ func run(binary string, nodeCount, podCount, clients, workers int, runScheduler 
 		return err
 	}
 	defer os.RemoveAll(dir)
-	port, err := freePort()
+	port, err := benchserver.FreePort()
 	if err != nil {
 		return err
 	}
@@ -92,13 +91,13 @@ func run(binary string, nodeCount, podCount, clients, workers int, runScheduler 
 		return err
 	}
 	defer func() { _ = cmd.Process.Signal(os.Interrupt); _ = cmd.Wait() }()
-	cfg, err := waitReady(filepath.Join(dir, "kubeconfig"), 60*time.Second)
+	cfg, err := benchserver.WaitReady(filepath.Join(dir, "kubeconfig"), 60*time.Second)
 	if err != nil {
 		return err
 	}
 	cfg.QPS, cfg.Burst = 20000, 20000
 	cfg.ContentType = "application/vnd.kubernetes.protobuf"
-	fmt.Printf("server ready; idle RSS %.1f MiB\n", rssMiB(cmd.Process.Pid))
+	fmt.Printf("server ready; idle RSS %.1f MiB\n", benchserver.RSSMiB(cmd.Process.Pid))
 	fmt.Printf("note: %d pods are created directly by %d clients (no Deployment controller exists yet)\n", podCount, clients)
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -130,7 +129,7 @@ func run(binary string, nodeCount, podCount, clients, workers int, runScheduler 
 	if err := waitNodesReady(ctx, client, nodeCount, 5*time.Minute); err != nil {
 		return err
 	}
-	fmt.Printf("simulated nodes: %d Ready in %v; server RSS %.1f MiB\n", nodeCount, time.Since(start).Round(time.Millisecond), rssMiB(cmd.Process.Pid))
+	fmt.Printf("simulated nodes: %d Ready in %v; server RSS %.1f MiB\n", nodeCount, time.Since(start).Round(time.Millisecond), benchserver.RSSMiB(cmd.Process.Pid))
 
 	// Scheduler.
 	if runScheduler {
@@ -192,11 +191,11 @@ func run(binary string, nodeCount, podCount, clients, workers int, runScheduler 
 	fmt.Printf("pods per node: min %d max %d\n", r.minPerNode, r.maxPerNode)
 	fmt.Printf("cpu used from the first create to the last Running: server %.1f s, bench process %.1f s (of %.1f s wall, %d cores)\n",
 		cpuSeconds(cmd.Process.Pid)-serverCPU0, cpuSeconds(os.Getpid())-benchCPU0, r.lastRunning.Seconds(), runtime.NumCPU())
-	fmt.Printf("server RSS with %d nodes and %d pods: %.1f MiB (target < 600 MiB)\n", nodeCount, podCount, rssMiB(cmd.Process.Pid))
+	fmt.Printf("server RSS with %d nodes and %d pods: %.1f MiB (target < 600 MiB)\n", nodeCount, podCount, benchserver.RSSMiB(cmd.Process.Pid))
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	fmt.Printf("bench process (simnode + scheduler + watch) RSS %.1f MiB, heap in use %.1f MiB\n",
-		rssMiB(os.Getpid()), float64(ms.HeapInuse)/(1<<20))
+		benchserver.RSSMiB(os.Getpid()), float64(ms.HeapInuse)/(1<<20))
 	return nil
 }
 
@@ -376,31 +375,6 @@ func waitNodesReady(ctx context.Context, client kubernetes.Interface, n int, tim
 	}
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// waitReady polls /readyz until the server answers ok.
-func waitReady(kubeconfig string, timeout time.Duration) (*rest.Config, error) {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig); err == nil {
-			if c, err := kubernetes.NewForConfig(cfg); err == nil {
-				if body, err := c.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(context.Background()); err == nil && string(body) == "ok" {
-					return cfg, nil
-				}
-			}
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return nil, fmt.Errorf("server not ready after %v", timeout)
-}
-
 // cpuSeconds returns the user+system cpu time a process has used.
 func cpuSeconds(pid int) float64 {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
@@ -413,19 +387,4 @@ func cpuSeconds(pid int) float64 {
 	utime, _ := strconv.ParseFloat(f[11], 64)
 	stime, _ := strconv.ParseFloat(f[12], 64)
 	return (utime + stime) / 100 // clock ticks; 100 per second on Linux
-}
-
-func rssMiB(pid int) float64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return -1
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(line, "VmRSS:") {
-			f := strings.Fields(line)
-			kb, _ := strconv.Atoi(f[1])
-			return float64(kb) / 1024
-		}
-	}
-	return -1
 }

@@ -1,0 +1,60 @@
+// Package benchserver holds what the benchmark programs share about the
+// navarch server they measure: a free port to run it on, waiting until it
+// is ready, and reading its memory.
+package benchserver
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// FreePort returns a loopback TCP port that was free a moment ago.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// WaitReady polls /readyz every 5 ms.
+func WaitReady(kubeconfig string, timeout time.Duration) (*rest.Config, error) {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig); err == nil {
+			if c, err := kubernetes.NewForConfig(cfg); err == nil {
+				if body, err := c.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(context.Background()); err == nil && string(body) == "ok" {
+					return cfg, nil
+				}
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return nil, fmt.Errorf("server not ready after %v", timeout)
+}
+
+// RSSMiB returns the resident memory of a process (VmRSS), or -1.
+func RSSMiB(pid int) float64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			f := strings.Fields(line)
+			kb, _ := strconv.Atoi(f[1])
+			return float64(kb) / 1024
+		}
+	}
+	return -1
+}
