@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/navarch/navarch/internal/controller/storageprotection"
 	"github.com/navarch/navarch/test/framework"
 )
 
@@ -33,12 +34,21 @@ func startVolumeController(t *testing.T) (context.Context, kubernetes.Interface)
 	factory := informers.NewSharedInformerFactory(client, 0)
 	c := New(client, factory.Core().V1().PersistentVolumes(), factory.Core().V1().PersistentVolumeClaims(),
 		factory.Storage().V1().StorageClasses(), factory.Core().V1().Nodes(), Config{StorageDir: "/srv/storage"})
+	// Claims and volumes carry the protection finalizers from their
+	// creation; the controller that lifts them runs beside.
+	protection, err := storageprotection.New(client, factory.Core().V1().Pods(), factory.Core().V1().PersistentVolumeClaims(), factory.Core().V1().PersistentVolumes())
+	if err != nil {
+		t.Fatal(err)
+	}
 	factory.Start(ctx.Done())
-	done := make(chan error, 1)
+	done := make(chan error, 2)
 	go func() { done <- c.Start(ctx) }()
+	go func() { done <- protection.Start(ctx) }()
 	t.Cleanup(func() {
-		if err := <-done; err != nil {
-			t.Errorf("controller: %v", err)
+		for range 2 {
+			if err := <-done; err != nil {
+				t.Errorf("controller: %v", err)
+			}
 		}
 		factory.Shutdown()
 	})

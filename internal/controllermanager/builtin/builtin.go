@@ -19,6 +19,7 @@ import (
 	"github.com/navarch/navarch/internal/controller/replicaset"
 	"github.com/navarch/navarch/internal/controller/serviceaccount"
 	"github.com/navarch/navarch/internal/controller/statefulset"
+	"github.com/navarch/navarch/internal/controller/storageprotection"
 	"github.com/navarch/navarch/internal/controller/volume"
 	cm "github.com/navarch/navarch/internal/controllermanager"
 	"github.com/navarch/navarch/internal/scheduler"
@@ -94,6 +95,10 @@ func Controllers(cfg Config) []cm.Named {
 				}
 				return ctrl.Start(ctx)
 			}), nil
+		}},
+		{Name: "storageprotection", New: func(c cm.Clients) (cm.Controller, error) {
+			core := c.Informers.Core().V1()
+			return storageprotection.New(c.Kube, core.Pods(), core.PersistentVolumeClaims(), core.PersistentVolumes())
 		}},
 		{Name: "scheduler", New: func(c cm.Clients) (cm.Controller, error) {
 			return scheduler.New(c.Kube, c.Informers), nil

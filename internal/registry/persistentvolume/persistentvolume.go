@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -74,11 +75,20 @@ func (strategy) Default(obj runtime.Object) {
 	}
 }
 
+// ProtectionFinalizer keeps a bound volume from going away under its
+// claim (upstream's StorageObjectInUseProtection admission adds it; the
+// storageprotection controller removes it once the volume is unbound).
+const ProtectionFinalizer = "kubernetes.io/pv-protection"
+
 // PrepareForCreate starts the volume Pending, for the volume controller to
-// make Available.
+// make Available, and protected while in use.
 func (strategy) PrepareForCreate(obj runtime.Object) {
 	now := metav1.Now()
-	obj.(*corev1.PersistentVolume).Status = corev1.PersistentVolumeStatus{
+	pv := obj.(*corev1.PersistentVolume)
+	if !slices.Contains(pv.Finalizers, ProtectionFinalizer) {
+		pv.Finalizers = append(pv.Finalizers, ProtectionFinalizer)
+	}
+	pv.Status = corev1.PersistentVolumeStatus{
 		Phase:                   corev1.VolumePending,
 		LastPhaseTransitionTime: &now,
 	}

@@ -2,6 +2,7 @@ package persistentvolumeclaim
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -63,10 +64,19 @@ func (strategy) Default(obj runtime.Object) {
 	}
 }
 
+// ProtectionFinalizer keeps a claim that pods use from going away under
+// them (upstream's StorageObjectInUseProtection admission adds it; the
+// storageprotection controller removes it once no pod uses the claim).
+const ProtectionFinalizer = "kubernetes.io/pvc-protection"
+
 // PrepareForCreate starts the claim Pending, for the volume controller to
-// bind.
+// bind, and protected while in use.
 func (strategy) PrepareForCreate(obj runtime.Object) {
-	obj.(*corev1.PersistentVolumeClaim).Status = corev1.PersistentVolumeClaimStatus{Phase: corev1.ClaimPending}
+	pvc := obj.(*corev1.PersistentVolumeClaim)
+	if !slices.Contains(pvc.Finalizers, ProtectionFinalizer) {
+		pvc.Finalizers = append(pvc.Finalizers, ProtectionFinalizer)
+	}
+	pvc.Status = corev1.PersistentVolumeClaimStatus{Phase: corev1.ClaimPending}
 }
 
 // PrepareForUpdate keeps the status from old.
