@@ -32,14 +32,14 @@ var t0 = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 
 // fixture is a provider over fakecri, a fake clock and a fake procfs.
 type fixture struct {
-	t       *testing.T
+	t       testing.TB
 	rt      *fakecri.Runtime
 	clock   *testingclock.FakeClock
 	procDir string
 	p       *stats.Provider
 }
 
-func newFixture(t *testing.T, rt stats.Runtime) *fixture {
+func newFixture(t testing.TB, rt stats.Runtime) *fixture {
 	t.Helper()
 	f := &fixture{t: t, clock: testingclock.NewFakeClock(t0), procDir: t.TempDir()}
 	f.rt = fakecri.New()

@@ -503,6 +503,7 @@ func (f *Runtime) ListPodSandboxStats(_ context.Context, filter *runtimeapi.PodS
 		return nil, f.sandboxStatsErr
 	}
 	var out []*runtimeapi.PodSandboxStats
+	containerIDs := slices.Sorted(maps.Keys(f.containers))
 	for _, id := range slices.Sorted(maps.Keys(f.sandboxes)) {
 		s := f.sandboxes[id]
 		if s.State != runtimeapi.PodSandboxState_SANDBOX_READY {
@@ -519,7 +520,7 @@ func (f *Runtime) ListPodSandboxStats(_ context.Context, filter *runtimeapi.PodS
 		now := f.now().UnixNano()
 		var cpu, ws, usage, rss uint64
 		var containers []*runtimeapi.ContainerStats
-		for _, cid := range slices.Sorted(maps.Keys(f.containers)) {
+		for _, cid := range containerIDs {
 			c := f.containers[cid]
 			if c.sandboxID != id || c.status.State != runtimeapi.ContainerState_CONTAINER_RUNNING {
 				continue
