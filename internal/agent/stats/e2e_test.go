@@ -3,12 +3,16 @@ package stats_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,7 +44,9 @@ const (
 // whose container holds 64 MiB and burns CPU under a 500m limit, and
 // reads the Summary over HTTP from a Provider on the same containerd: the
 // container's working set covers its 64 MiB, its CPU rate sits near its
-// limit, and the node's figures contain the pod's.
+// limit, and the node's figures contain the pod's. The in-process API
+// server reads the same Provider for metrics.k8s.io, and kubectl top
+// shows those figures.
 func TestStatsEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test (real containerd); skipped with -short")
@@ -57,7 +63,10 @@ func TestStatsEndToEnd(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	cluster := framework.StartInProcess(t, framework.Options{})
+	// The API server reaches the provider below through this, as it
+	// will through the node client, so kubectl top sees the real figures.
+	nodeStats := &handlerStats{node: e2eNode}
+	cluster := framework.StartInProcess(t, framework.Options{NodeStats: nodeStats})
 	client := cluster.Client(t)
 	dataDir := t.TempDir()
 	t.Cleanup(func() {
@@ -136,6 +145,7 @@ func TestStatsEndToEnd(t *testing.T) {
 	}
 	srv := httptest.NewServer(p)
 	defer srv.Close()
+	nodeStats.handler.Store(p)
 
 	// Wait for a summary whose CPU rate comes from two samples of the
 	// running container (the first after its start is a lifetime mean
@@ -184,6 +194,39 @@ func TestStatsEndToEnd(t *testing.T) {
 		t.Errorf("node working set %d below the burn container's %d", *node.Memory.WorkingSetBytes, *c.Memory.WorkingSetBytes)
 	}
 
+	// A sample on this containerd takes this long.
+	fresh, err := stats.New(stats.Config{NodeName: e2eNode, Runtime: rt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := fresh.Summary(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("one sample (1 pod) on containerd: %v", time.Since(start).Round(time.Microsecond))
+
+	t.Run("kubectl top", func(t *testing.T) {
+		out := cluster.MustKubectl(t, "top", "pods")
+		t.Logf("kubectl top pods:\n%s", out)
+		var name, cpu, mem string
+		for _, line := range strings.Split(out, "\n") {
+			if f := strings.Fields(line); len(f) == 3 && f[0] == "burn" {
+				name, cpu, mem = f[0], f[1], f[2]
+			}
+		}
+		milli, errCPU := strconv.Atoi(strings.TrimSuffix(cpu, "m"))
+		mi, errMem := strconv.Atoi(strings.TrimSuffix(mem, "Mi"))
+		if name == "" || errCPU != nil || errMem != nil || milli < 200 || milli > 700 || mi < 64 || mi > 256 {
+			t.Errorf("kubectl top pods shows burn at %q %q, want 200m to 700m and 64Mi to 256Mi", cpu, mem)
+		}
+		start := time.Now()
+		out = cluster.MustKubectl(t, "top", "nodes")
+		t.Logf("kubectl top nodes (%v, kubectl included):\n%s", time.Since(start).Round(time.Millisecond), out)
+		if !strings.Contains(out, "CPU(%)") || !strings.Contains(out, e2eNode) || strings.Contains(out, "<unknown>") {
+			t.Errorf("kubectl top nodes shows no figures for %s:\n%s", e2eNode, out)
+		}
+	})
+
 	// Deleting the pod takes it out of the summary.
 	if err := client.CoreV1().Pods("default").Delete(ctx, "burn", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
@@ -195,6 +238,23 @@ func TestStatsEndToEnd(t *testing.T) {
 	framework.WaitFor(t, 20*time.Second, "no pod in the summary", func() (bool, error) {
 		return len(getSummary(t, srv.URL+"/stats/summary").Pods) == 0, nil
 	})
+}
+
+// handlerStats is the test's stand-in for the API server's node client:
+// it hands requests for node to a handler in this process.
+type handlerStats struct {
+	node    string
+	handler atomic.Pointer[stats.Provider]
+}
+
+func (h *handlerStats) Do(ctx context.Context, node, method, pathAndQuery string) (*http.Response, error) {
+	p := h.handler.Load()
+	if node != h.node || p == nil {
+		return nil, fmt.Errorf("node %s: no stats yet", node)
+	}
+	rec := httptest.NewRecorder()
+	p.ServeHTTP(rec, httptest.NewRequest(method, pathAndQuery, nil).WithContext(ctx))
+	return rec.Result(), nil
 }
 
 func getSummary(t *testing.T, url string) statsapi.Summary {
