@@ -173,6 +173,16 @@ func newDiscovery(resources []*resource) *discovery {
 	return d
 }
 
+// addGroup adds a group served outside the registry (metrics.k8s.io) to
+// the documents, after the registry's groups, as upstream lists
+// aggregated API groups after its own.
+func (d *discovery) addGroup(group metav1.APIGroup, resources *metav1.APIResourceList, aggregated apidiscoveryv2.APIGroupDiscovery) {
+	d.groups.Groups = append(d.groups.Groups, group)
+	d.groupByName[group.Name] = &group
+	d.resourceLists[resources.GroupVersion] = resources
+	d.aggregatedApis.Items = append(d.aggregatedApis.Items, aggregated)
+}
+
 // aggregatedMediaType is what clients ask for to get aggregated discovery.
 const aggregatedMediaType = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 

@@ -17,7 +17,10 @@
 //     streaming routes of pods.
 //   - decode.go: request bodies, size limits and field validation.
 //   - namespaces.go: namespace existence and the namespace deletion rules.
+//   - metricsobjects.go: the nodes and pods the metrics.k8s.io group
+//     (package metrics, served when Config.Metrics is set) reads.
 //   - openapi/: the OpenAPI v2 and v3 documents.
+//   - metrics/: the resource metrics API, metrics.k8s.io, for kubectl top.
 //
 // Kind-specific rules live in internal/registry; the handler never switches
 // on a kind except for the few upstream special cases listed in

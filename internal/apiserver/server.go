@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/klog/v2"
 
+	"github.com/navarch/navarch/internal/apiserver/metrics"
 	"github.com/navarch/navarch/internal/registry"
 	"github.com/navarch/navarch/internal/storage"
 	"github.com/navarch/navarch/internal/version"
@@ -40,6 +41,11 @@ type Config struct {
 	ServiceCIDR   string
 	NodePortRange string
 
+	// Metrics serves the resource metrics API (metrics.k8s.io, for
+	// kubectl top) from the nodes' /stats/summary, reached through it
+	// (the node client); nil: the group is not served.
+	Metrics metrics.NodeStats
+
 	// Address is where Start listens ("0.0.0.0:6443"), with TLS.
 	Address string
 	TLS     *tls.Config
@@ -61,6 +67,8 @@ type Server struct {
 	// services allocates Service IPs and ports; nil when services are not
 	// served.
 	services *serviceAllocator
+	// metrics serves metrics.k8s.io; nil when Config.Metrics is.
+	metrics *metrics.Server
 	// ready turns true once the server may answer /readyz with 200
 	// (SetReady, after bootstrap objects exist).
 	ready atomic.Bool
@@ -92,6 +100,14 @@ func New(cfg Config) (*Server, error) {
 		list = append(list, res)
 	}
 	s.discovery = newDiscovery(list)
+	if cfg.Metrics != nil {
+		m, err := s.newMetrics(cfg.Metrics)
+		if err != nil {
+			return nil, err
+		}
+		s.metrics = m
+		s.discovery.addGroup(metrics.APIGroup(), metrics.APIResourceList(), metrics.AggregatedDiscovery())
+	}
 	if _, ok := s.resources[schema.GroupVersionResource{Version: "v1", Resource: "services"}]; ok {
 		alloc, err := newServiceAllocator(cfg.Storage, cfg.ServiceCIDR, cfg.NodePortRange)
 		if err != nil {
@@ -203,6 +219,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case parts[0] == "openapi" && len(parts) >= 2 && parts[1] == "v3" && s.cfg.OpenAPI != nil:
 		s.cfg.OpenAPI.ServeV3(w, r)
+		return
+	case s.metrics != nil && len(parts) >= 2 && parts[0] == "apis" && parts[1] == metrics.GroupName:
+		s.metrics.ServeHTTP(w, r)
 		return
 	case parts[0] == "api" || parts[0] == "apis":
 		info := parseRequestInfo(r)

@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 
+	"github.com/navarch/navarch/internal/apiserver/metrics"
 	"github.com/navarch/navarch/internal/controllermanager"
 	"net"
 	"path/filepath"
@@ -41,6 +42,10 @@ type Config struct {
 	// holds the lease (controllermanager/builtin.Controllers); none when
 	// empty, e.g. in tests that drive one controller by themselves.
 	Controllers []controllermanager.Named
+	// NodeStats reaches the agents' /stats/summary for the metrics.k8s.io
+	// group (kubectl top); nil: the group is not served. Tests set a
+	// fake; the composition root sets the node client.
+	NodeStats metrics.NodeStats
 }
 
 // Paths inside the data directory.

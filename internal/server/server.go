@@ -92,6 +92,7 @@ func (s *Server) Run(ctx context.Context) error {
 		OpenAPI:       openapi.New(kinds),
 		ServiceCIDR:   cfg.ServiceCIDR,
 		NodePortRange: cfg.NodePortRange,
+		Metrics:       cfg.NodeStats,
 		Address:       net.JoinHostPort(cfg.BindAddress, strconv.Itoa(cfg.Port)),
 		TLS:           creds.serverTLS,
 	})

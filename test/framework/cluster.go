@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/navarch/navarch/internal/apiserver/metrics"
 	"github.com/navarch/navarch/internal/controllermanager"
 	"github.com/navarch/navarch/internal/server"
 )
@@ -90,6 +91,9 @@ type Options struct {
 	// for a whole cluster); none by default, so that a controller's own
 	// tests can run just that controller.
 	Controllers []controllermanager.Named
+	// NodeStats makes an in-process server serve metrics.k8s.io from it
+	// (a fake of the agents' /stats/summary); nil: not served.
+	NodeStats metrics.NodeStats
 }
 
 // StartInProcess runs `navarch server` in this process on a temp data dir
@@ -100,7 +104,7 @@ func StartInProcess(t testing.TB, opts Options) *Cluster {
 	s, err := server.New(server.Config{
 		DataDir: c.DataDir, BindAddress: "127.0.0.1", Port: c.Port,
 		EtcdEndpoints: opts.EtcdEndpoints, EtcdListenClientURL: opts.EtcdListenClientURL,
-		Controllers: opts.Controllers,
+		Controllers: opts.Controllers, NodeStats: opts.NodeStats,
 	})
 	if err != nil {
 		t.Fatalf("server config: %v", err)

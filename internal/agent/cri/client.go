@@ -212,6 +212,22 @@ func (c *Client) ListImages(ctx context.Context, filter *runtimeapi.ImageFilter)
 	return resp.Images, nil
 }
 
+func (c *Client) ListContainerStats(ctx context.Context, filter *runtimeapi.ContainerStatsFilter) ([]*runtimeapi.ContainerStats, error) {
+	resp, err := c.runtime.ListContainerStats(ctx, &runtimeapi.ListContainerStatsRequest{Filter: filter})
+	if err != nil {
+		return nil, fmt.Errorf("cri: list container stats: %w", err)
+	}
+	return resp.Stats, nil
+}
+
+func (c *Client) ListPodSandboxStats(ctx context.Context, filter *runtimeapi.PodSandboxStatsFilter) ([]*runtimeapi.PodSandboxStats, error) {
+	resp, err := c.runtime.ListPodSandboxStats(ctx, &runtimeapi.ListPodSandboxStatsRequest{Filter: filter})
+	if err != nil {
+		return nil, fmt.Errorf("cri: list pod sandbox stats: %w", err)
+	}
+	return resp.Stats, nil
+}
+
 // IsNotFound reports whether err (possibly wrapped) is the runtime's "no
 // such object".
 func IsNotFound(err error) bool {

@@ -63,6 +63,24 @@ type ImageManager interface {
 	ListImages(ctx context.Context, filter *runtimeapi.ImageFilter) ([]*runtimeapi.Image, error)
 }
 
+// StatsManager reads the resource usage the runtime measures for
+// containers and sandboxes (CPU, memory, filesystem), as crictl stats
+// shows it. The CPU figures are cumulative (UsageCoreNanoSeconds); a
+// runtime may also fill UsageNanoCores from its previous sample, or leave
+// it unset.
+type StatsManager interface {
+	// ListContainerStats returns the stats of the containers matching
+	// filter (nil: all). Containers that are not running may be missing
+	// or carry no CPU and memory figures.
+	ListContainerStats(ctx context.Context, filter *runtimeapi.ContainerStatsFilter) ([]*runtimeapi.ContainerStats, error)
+	// ListPodSandboxStats returns the stats of the sandboxes matching
+	// filter (nil: all), with their containers'. A runtime that cannot
+	// measure a sandbox as a whole (containerd when the sandbox has no
+	// cgroup parent) answers an error; callers fall back to the sum of
+	// the containers.
+	ListPodSandboxStats(ctx context.Context, filter *runtimeapi.PodSandboxStatsFilter) ([]*runtimeapi.PodSandboxStats, error)
+}
+
 // Runtime is every runtime call the agent makes. Client implements it
 // over CRI; fakecri implements it in memory for tests.
 type Runtime interface {
@@ -76,4 +94,5 @@ type Runtime interface {
 	SandboxManager
 	ContainerManager
 	ImageManager
+	StatsManager
 }

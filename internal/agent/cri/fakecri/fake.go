@@ -31,6 +31,8 @@ type Runtime struct {
 	networkReady bool
 	// now is the fake's clock (time.Now unless SetClock).
 	now func() time.Time
+	// sandboxStatsErr is what ListPodSandboxStats fails with, if not nil.
+	sandboxStatsErr error
 }
 
 type container struct {
@@ -40,6 +42,20 @@ type container struct {
 	sandboxID string
 	// stopTimeout is the timeout of the last StopContainer call.
 	stopTimeout int64
+	// usage is what ListContainerStats reports while the container runs.
+	usage Usage
+}
+
+// Usage is the resource usage the fake reports for a running container
+// (SetUsage). CPU is cumulative, as a runtime measures it.
+type Usage struct {
+	// CPUCoreNanoSeconds is the container's total CPU time.
+	CPUCoreNanoSeconds uint64
+	// NanoCores, when not zero, is reported as UsageNanoCores; zero
+	// reports none, as containerd 1.6 does.
+	NanoCores uint64
+	// WorkingSetBytes, UsageBytes and RSSBytes are the memory figures.
+	WorkingSetBytes, UsageBytes, RSSBytes uint64
 }
 
 var _ cri.Runtime = (*Runtime)(nil)
@@ -128,6 +144,27 @@ func (f *Runtime) exitLocked(c *container, code int32, reason string) {
 	c.status.ExitCode = code
 	c.status.Reason = reason
 	c.status.FinishedAt = f.now().UnixNano()
+}
+
+// SetUsage sets what ListContainerStats reports for a container from now
+// on (stamped with the fake's clock).
+func (f *Runtime) SetUsage(id string, u Usage) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, ok := f.containers[id]
+	if !ok {
+		return fmt.Errorf("fakecri: no container %s", id)
+	}
+	c.usage = u
+	return nil
+}
+
+// FailSandboxStats makes ListPodSandboxStats fail with err (nil: succeed),
+// as containerd does for sandboxes without a cgroup parent.
+func (f *Runtime) FailSandboxStats(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sandboxStatsErr = err
 }
 
 // SandboxConfig returns the config a sandbox was created with.
@@ -407,6 +444,103 @@ func (f *Runtime) ListImages(context.Context, *runtimeapi.ImageFilter) ([]*runti
 	var out []*runtimeapi.Image
 	for _, ref := range slices.Sorted(maps.Keys(f.images)) {
 		out = append(out, proto.Clone(f.images[ref]).(*runtimeapi.Image))
+	}
+	return out, nil
+}
+
+// ListContainerStats reports the running containers matching filter with
+// the usage set by SetUsage (zero until then). Containers that are not
+// running are left out, as containerd leaves out containers without a
+// task.
+func (f *Runtime) ListContainerStats(_ context.Context, filter *runtimeapi.ContainerStatsFilter) ([]*runtimeapi.ContainerStats, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []*runtimeapi.ContainerStats
+	for _, id := range slices.Sorted(maps.Keys(f.containers)) {
+		c := f.containers[id]
+		if c.status.State != runtimeapi.ContainerState_CONTAINER_RUNNING {
+			continue
+		}
+		if filter != nil {
+			if filter.Id != "" && filter.Id != id {
+				continue
+			}
+			if filter.PodSandboxId != "" && filter.PodSandboxId != c.sandboxID {
+				continue
+			}
+			if !labelsMatch(c.status.Labels, filter.LabelSelector) {
+				continue
+			}
+		}
+		out = append(out, f.containerStatsLocked(c))
+	}
+	return out, nil
+}
+
+func (f *Runtime) containerStatsLocked(c *container) *runtimeapi.ContainerStats {
+	now := f.now().UnixNano()
+	return &runtimeapi.ContainerStats{
+		Attributes: &runtimeapi.ContainerAttributes{Id: c.status.Id, Metadata: c.status.Metadata,
+			Labels: maps.Clone(c.status.Labels), Annotations: maps.Clone(c.status.Annotations)},
+		Cpu: &runtimeapi.CpuUsage{Timestamp: now,
+			UsageCoreNanoSeconds: &runtimeapi.UInt64Value{Value: c.usage.CPUCoreNanoSeconds},
+			UsageNanoCores:       &runtimeapi.UInt64Value{Value: c.usage.NanoCores}},
+		Memory: &runtimeapi.MemoryUsage{Timestamp: now,
+			WorkingSetBytes: &runtimeapi.UInt64Value{Value: c.usage.WorkingSetBytes},
+			UsageBytes:      &runtimeapi.UInt64Value{Value: c.usage.UsageBytes},
+			RssBytes:        &runtimeapi.UInt64Value{Value: c.usage.RSSBytes}},
+	}
+}
+
+// ListPodSandboxStats reports the ready sandboxes matching filter, each
+// with its running containers' stats and their sums as the sandbox's
+// own (the fake has no pause container to add), unless FailSandboxStats
+// set an error.
+func (f *Runtime) ListPodSandboxStats(_ context.Context, filter *runtimeapi.PodSandboxStatsFilter) ([]*runtimeapi.PodSandboxStats, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.sandboxStatsErr != nil {
+		return nil, f.sandboxStatsErr
+	}
+	var out []*runtimeapi.PodSandboxStats
+	containerIDs := slices.Sorted(maps.Keys(f.containers))
+	for _, id := range slices.Sorted(maps.Keys(f.sandboxes)) {
+		s := f.sandboxes[id]
+		if s.State != runtimeapi.PodSandboxState_SANDBOX_READY {
+			continue
+		}
+		if filter != nil {
+			if filter.Id != "" && filter.Id != id {
+				continue
+			}
+			if !labelsMatch(s.Labels, filter.LabelSelector) {
+				continue
+			}
+		}
+		now := f.now().UnixNano()
+		var cpu, ws, usage, rss uint64
+		var containers []*runtimeapi.ContainerStats
+		for _, cid := range containerIDs {
+			c := f.containers[cid]
+			if c.sandboxID != id || c.status.State != runtimeapi.ContainerState_CONTAINER_RUNNING {
+				continue
+			}
+			containers = append(containers, f.containerStatsLocked(c))
+			cpu += c.usage.CPUCoreNanoSeconds
+			ws += c.usage.WorkingSetBytes
+			usage += c.usage.UsageBytes
+			rss += c.usage.RSSBytes
+		}
+		out = append(out, &runtimeapi.PodSandboxStats{
+			Attributes: &runtimeapi.PodSandboxAttributes{Id: id, Metadata: s.Metadata,
+				Labels: maps.Clone(s.Labels), Annotations: maps.Clone(s.Annotations)},
+			Linux: &runtimeapi.LinuxPodSandboxStats{
+				Cpu: &runtimeapi.CpuUsage{Timestamp: now, UsageCoreNanoSeconds: &runtimeapi.UInt64Value{Value: cpu}},
+				Memory: &runtimeapi.MemoryUsage{Timestamp: now, WorkingSetBytes: &runtimeapi.UInt64Value{Value: ws},
+					UsageBytes: &runtimeapi.UInt64Value{Value: usage}, RssBytes: &runtimeapi.UInt64Value{Value: rss}},
+				Containers: containers,
+			},
+		})
 	}
 	return out, nil
 }
