@@ -107,9 +107,13 @@ func makeTree(t *testing.T, dir string, reverse bool) []entry {
 		func() error { return os.WriteFile(filepath.Join(dir, "bin", "busybox"), []byte("BB"), 0o755) },
 		func() error { return os.Symlink("/bin/busybox", filepath.Join(dir, "bin", "sh")) },
 		func() error { return os.MkdirAll(filepath.Join(dir, "etc", "nginx"), 0o755) },
-		func() error { return os.WriteFile(filepath.Join(dir, "etc", "passwd"), []byte("root:x:0:0::/root:/bin/sh\n"), 0o644) },
+		func() error {
+			return os.WriteFile(filepath.Join(dir, "etc", "passwd"), []byte("root:x:0:0::/root:/bin/sh\n"), 0o644)
+		},
 		func() error { return os.WriteFile(filepath.Join(dir, "etc", "nginx", "nginx.conf"), nil, 0o644) },
-		func() error { return os.Link(filepath.Join(dir, "etc", "passwd"), filepath.Join(dir, "etc", "passwd.hard")) },
+		func() error {
+			return os.Link(filepath.Join(dir, "etc", "passwd"), filepath.Join(dir, "etc", "passwd.hard"))
+		},
 		func() error { return os.MkdirAll(filepath.Join(dir, "var", "log", "nginx"), 0o755) },
 		func() error {
 			return os.Symlink("/dev/stdout", filepath.Join(dir, "var", "log", "nginx", "access.log"))
@@ -200,7 +204,7 @@ func TestWriteArchiveFromRootfs(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := struct {
-		Entrypoint, Cmd, Env    []string
+		Entrypoint, Cmd, Env   []string
 		WorkingDir, StopSignal string
 		Ports                  map[string]struct{}
 	}{cf.Config.Entrypoint, cf.Config.Cmd, cf.Config.Env, cf.Config.WorkingDir, cf.Config.StopSignal, cf.Config.ExposedPorts}
