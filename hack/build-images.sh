@@ -245,9 +245,9 @@ nginx_image() {
 	debs=$(closure nginx)
 	mkdir -p "$root"
 	for deb in $debs; do
-		echo "build-images: unpacking ${deb##*/}"
 		dpkg-deb -x "$deb" "$root"
 	done
+	echo "build-images: nginx from" $(for deb in $debs; do basename "$deb" .deb; done)
 	version=$(dpkg-deb -f "$(deb_file nginx)" Version)
 	if [[ "$version" != 1.22.* ]]; then
 		echo "build-images: warning: Debian's nginx here is $version; the image is still tagged $nginx_tag, the tag the course manifests use" >&2
