@@ -122,7 +122,7 @@ frontend_answers() {
 	[[ -n "$ip" ]] && [[ $(curl -sk --max-time 2 "https://$ip/") == *'"message":"Hello"'* ]]
 }
 if ! wait_for "$wait_s" "an answer from the frontend (curl -k https://<frontend EXTERNAL-IP>/)" frontend_answers; then
-	echo "up.sh: the cluster is up but the course app does not answer yet; what it looks like:" >&2
+	echo "up.sh: the cluster is up (export KUBECONFIG=$KUBECONFIG) but the course app does not answer; what it looks like:" >&2
 	kubectl get deployments,pods,services -o wide >&2 || true
 	kubectl get events --sort-by=.lastTimestamp 2>/dev/null | tail -n 15 >&2 || true
 	exit 1
