@@ -43,6 +43,7 @@
 #   NAVARCH_IMAGES_DIR  where the archives go (default _output/images)
 #   NAVARCH_DEB_CACHE   where the .deb files are kept (default _output/debs)
 set -euo pipefail
+shopt -s inherit_errexit # a failure inside $(...) fails the script too
 cd "$(dirname "$0")/.."
 umask 022
 
