@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what the node agent needs on a Debian machine: containerd (with
 # its ctr tool), runc, the CNI plugins (bridge, host-local, portmap,
-# loopback in /usr/lib/cni) and nftables. Idempotent: packages already
+# loopback in /usr/lib/cni) and nftables; and curl, which hack/up.sh and
+# the course use to reach the services. Idempotent: packages already
 # installed are left alone and nothing is fetched. Needs root.
 set -euo pipefail
 
-packages=(containerd runc containernetworking-plugins nftables)
+packages=(containerd runc containernetworking-plugins nftables curl)
 
 missing=()
 for p in "${packages[@]}"; do

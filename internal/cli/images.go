@@ -84,20 +84,37 @@ func newImagesBuildCommand(env environment, opts *imagesOptions) *cobra.Command 
 	var spec images.BuildSpec
 	var output string
 	cmd := &cobra.Command{
-		Use:   "build --binary PATH --tag NAME:TAG [--entrypoint CMD,...]",
-		Short: "Build an image holding one static binary, and import it",
-		Long: `Build an image with no base layer that holds one static binary (build it
+		Use:   "build (--binary PATH | --rootfs DIR) --tag NAME:TAG [flags]",
+		Short: "Build a one-layer image from a static binary or a directory tree, and import it",
+		Long: `Build a one-layer image and import it into containerd. With --output the
+image is written as a docker-archive tar instead (no containerd needed).
+
+With --binary: an image with no base that holds one static binary (build it
 with CGO_ENABLED=0), at /<name of the binary> unless --path says otherwise,
-with that as its entrypoint, PATH=/ and os/architecture set, then import it
-into containerd. With --output the image is written as a docker-archive tar
-instead.`,
+with that as its entrypoint and PATH=/.
+
+With --rootfs: the directory is the image's root filesystem, packed as one
+layer with its owners, modes, symlinks and hard links; every file gets the
+same modification time and entries are sorted, so the same tree always gives
+the same image. Such an image needs --entrypoint or --cmd; its PATH is the
+usual one unless --env sets it.
+
+--entrypoint, --cmd, --env, --workdir, --port and --stop-signal fill the
+image config fields of the same names (Entrypoint, Cmd, Env, WorkingDir,
+ExposedPorts, StopSignal). List values are comma-separated (quote an
+element holding a comma, CSV style).`,
+		Example: `  navarch images build --binary _output/hello --tag localhost/hello:1.0.0
+  navarch images build --rootfs rootfs --tag localhost/nginx:1.22 \
+      --cmd 'nginx,-g,daemon off;' --port 80 --stop-signal SIGQUIT -o nginx.tar`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := images.CheckStatic(spec.Binary); err != nil {
-				return err
+			if spec.Binary != "" {
+				if err := images.CheckStatic(spec.Binary); err != nil {
+					return err
+				}
 			}
 			if output != "" {
-				return writeArchiveFile(spec, output)
+				return images.WriteArchiveFile(spec, output)
 			}
 			ctx, stop := signalContext()
 			defer stop()
@@ -111,20 +128,21 @@ instead.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&spec.Binary, "binary", "", "static executable to package (required)")
+	f.StringVar(&spec.Binary, "binary", "", "static executable to package")
+	f.StringVar(&spec.Rootfs, "rootfs", "", "directory to pack as the image's root filesystem")
 	f.StringVar(&spec.Tag, "tag", "", "image name, e.g. localhost/web:1 (required)")
 	f.StringVar(&spec.Path, "path", "", "path of the binary in the image (default /<binary name>)")
-	f.StringSliceVar(&spec.Entrypoint, "entrypoint", nil, "entrypoint, comma-separated (default the binary)")
-	f.StringSliceVar(&spec.Env, "env", nil, "environment KEY=VALUE (default PATH=/)")
+	f.StringSliceVar(&spec.Entrypoint, "entrypoint", nil, "entrypoint, comma-separated (default the binary; none for a rootfs)")
+	f.StringSliceVar(&spec.Cmd, "cmd", nil, "default command or entrypoint arguments, comma-separated")
+	f.StringSliceVar(&spec.Env, "env", nil, "environment KEY=VALUE (default PATH=/ for a binary, the usual PATH for a rootfs)")
+	f.StringVar(&spec.WorkingDir, "workdir", "", "working directory of the image's processes")
 	f.StringSliceVar(&spec.ExposedPorts, "port", nil, "ports the image exposes, e.g. 8080/tcp")
+	f.StringVar(&spec.StopSignal, "stop-signal", "", "signal that stops the container, e.g. SIGQUIT (default SIGTERM)")
 	f.StringVarP(&output, "output", "o", "", "write a docker-archive tar here instead of importing")
-	_ = cmd.MarkFlagRequired("binary")
+	cmd.MarkFlagsOneRequired("binary", "rootfs")
+	cmd.MarkFlagsMutuallyExclusive("binary", "rootfs")
 	_ = cmd.MarkFlagRequired("tag")
 	return cmd
-}
-
-func writeArchiveFile(spec images.BuildSpec, path string) error {
-	return images.WriteArchiveFile(spec, path)
 }
 
 func newImagesListCommand(env environment, opts *imagesOptions) *cobra.Command {

@@ -12,36 +12,92 @@ import (
 	"os"
 	"path"
 	"runtime"
+	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sys/unix"
 )
 
-// BuildSpec describes a no-base image made of one static binary.
+// BuildSpec describes a one-layer image: either one static binary with
+// no base (Binary), or a whole root filesystem tree (Rootfs). The image
+// config fields carry the names of the OCI image config they fill.
 type BuildSpec struct {
 	// Binary is the host path of the static executable to package.
+	// Exactly one of Binary and Rootfs is set.
 	Binary string
+	// Rootfs is a host directory packed as the image's root filesystem,
+	// keeping owners, modes, symlinks and hard links (see writeTree).
+	Rootfs string
 	// Tag names the image ("localhost/web:1"; "web:1" means
 	// docker.io/library/web:1, as for any image reference).
 	Tag string
 	// Path is where the binary lives in the image; default "/" plus the
-	// binary's base name.
+	// binary's base name. Only with Binary.
 	Path string
-	// Entrypoint is the image's entrypoint; default [Path].
+	// Entrypoint is the image's entrypoint; default [Path] for a binary,
+	// none for a rootfs.
 	Entrypoint []string
-	// Env is the image's environment; default ["PATH=/"].
+	// Cmd is the image's default command (the entrypoint's arguments, or
+	// the command when there is no entrypoint). A rootfs image needs an
+	// Entrypoint or a Cmd.
+	Cmd []string
+	// Env is the image's environment; default ["PATH=/"] for a binary,
+	// the usual PATH (DefaultRootfsPath) for a rootfs.
 	Env []string
-	// ExposedPorts lists ports the image declares ("8080/tcp").
+	// WorkingDir is the image's working directory (absolute); default
+	// none (the runtime uses /).
+	WorkingDir string
+	// ExposedPorts lists ports the image declares ("8080/tcp"; "8080"
+	// means TCP).
 	ExposedPorts []string
+	// StopSignal is the signal the runtime stops the container with
+	// ("SIGQUIT"); default none (SIGTERM).
+	StopSignal string
 }
 
+// DefaultRootfsPath is the PATH of an image built from a rootfs that sets
+// no environment, the one Docker gives containers.
+const DefaultRootfsPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
 func (s BuildSpec) withDefaults() (BuildSpec, error) {
-	if s.Binary == "" {
-		return s, fmt.Errorf("images: no binary to build from")
+	switch {
+	case s.Binary == "" && s.Rootfs == "":
+		return s, fmt.Errorf("images: no binary or rootfs to build from")
+	case s.Binary != "" && s.Rootfs != "":
+		return s, fmt.Errorf("images: a binary and a rootfs given; build from one of them")
 	}
 	if s.Tag == "" {
 		return s, fmt.Errorf("images: no tag")
+	}
+	if s.WorkingDir != "" && !path.IsAbs(s.WorkingDir) {
+		return s, fmt.Errorf("images: working directory %q is not absolute", s.WorkingDir)
+	}
+	if s.StopSignal != "" {
+		sig, err := normalizeSignal(s.StopSignal)
+		if err != nil {
+			return s, err
+		}
+		s.StopSignal = sig
+	}
+	for _, p := range s.ExposedPorts {
+		if err := validatePort(p); err != nil {
+			return s, err
+		}
+	}
+	if s.Rootfs != "" {
+		if s.Path != "" {
+			return s, fmt.Errorf("images: a path in the image is for a binary, not a rootfs")
+		}
+		if len(s.Entrypoint) == 0 && len(s.Cmd) == 0 {
+			return s, fmt.Errorf("images: an image from a rootfs needs an entrypoint or a cmd")
+		}
+		if s.Env == nil {
+			s.Env = []string{DefaultRootfsPath}
+		}
+		return s, nil
 	}
 	if s.Path == "" {
 		s.Path = "/" + path.Base(s.Binary)
@@ -56,6 +112,43 @@ func (s BuildSpec) withDefaults() (BuildSpec, error) {
 		s.Env = []string{"PATH=/"}
 	}
 	return s, nil
+}
+
+// validatePort checks an exposed port: "PORT" or "PORT/PROTO" with PORT
+// in 1-65535 and PROTO tcp, udp or sctp.
+func validatePort(p string) error {
+	num, proto, hasProto := strings.Cut(p, "/")
+	n, err := strconv.Atoi(num)
+	if err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("images: exposed port %q: the port must be a number from 1 to 65535", p)
+	}
+	if hasProto && proto != "tcp" && proto != "udp" && proto != "sctp" {
+		return fmt.Errorf("images: exposed port %q: the protocol must be tcp, udp or sctp", p)
+	}
+	return nil
+}
+
+// normalizeSignal returns sig as the runtime expects it in a stop signal
+// ("quit", "SIGQUIT" and "3" all give "SIGQUIT"), or an error for a
+// signal Linux does not have.
+func normalizeSignal(sig string) (string, error) {
+	if n, err := strconv.Atoi(sig); err == nil {
+		if n < 1 || n > 64 {
+			return "", fmt.Errorf("images: stop signal %q: no such signal", sig)
+		}
+		if name := unix.SignalName(syscall.Signal(n)); name != "" {
+			return name, nil
+		}
+		return sig, nil
+	}
+	name := strings.ToUpper(sig)
+	if !strings.HasPrefix(name, "SIG") {
+		name = "SIG" + name
+	}
+	if unix.SignalNum(name) == 0 {
+		return "", fmt.Errorf("images: stop signal %q: no such signal", sig)
+	}
+	return name, nil
 }
 
 // NormalizeTag returns the full form of an image reference as containerd
@@ -76,7 +169,7 @@ func NormalizeTag(ref string) (string, error) {
 // WriteArchive builds spec's image and writes it to out as a
 // docker-archive tar (what `docker save` writes: manifest.json, the
 // image config and one gzip-compressed layer). The image is
-// reproducible: the same binary and spec give the same digest.
+// reproducible: the same binary or tree and spec give the same bytes.
 func WriteArchive(spec BuildSpec, out io.Writer) error {
 	spec, err := spec.withDefaults()
 	if err != nil {
@@ -96,9 +189,10 @@ func WriteArchive(spec BuildSpec, out io.Writer) error {
 		// out as belonging to no platform.
 		OS:           "linux",
 		Architecture: runtime.GOARCH,
-		Config:       v1.Config{Entrypoint: spec.Entrypoint, Env: spec.Env},
-		RootFS:       v1.RootFS{Type: "layers", DiffIDs: []v1.Hash{layer.diffID}},
-		History:      []v1.History{{CreatedBy: "navarch images build", Comment: path.Base(spec.Binary)}},
+		Config: v1.Config{Entrypoint: spec.Entrypoint, Cmd: spec.Cmd, Env: spec.Env,
+			WorkingDir: spec.WorkingDir, StopSignal: spec.StopSignal},
+		RootFS:  v1.RootFS{Type: "layers", DiffIDs: []v1.Hash{layer.diffID}},
+		History: []v1.History{{CreatedBy: "navarch images build", Comment: spec.source()}},
 	}
 	if len(spec.ExposedPorts) > 0 {
 		cf.Config.ExposedPorts = map[string]struct{}{}
@@ -165,21 +259,40 @@ type builtLayer struct {
 	digest, diffID v1.Hash
 }
 
-// writeLayer writes the image's one layer (the binary, its parent
-// directories and /tmp), gzip-compressed in one pass, to a temp file,
-// hashing it compressed and uncompressed as it goes.
+// source names what an image was built from, for its history: the
+// binary's base name, or "rootfs" (never a host path, which would make
+// two builds of the same tree differ).
+func (s BuildSpec) source() string {
+	if s.Rootfs != "" {
+		return "rootfs"
+	}
+	return path.Base(s.Binary)
+}
+
+// writeLayer writes the image's one layer, gzip-compressed in one pass,
+// to a temp file, hashing it compressed and uncompressed as it goes.
 func writeLayer(spec BuildSpec) (builtLayer, error) {
-	bin, err := os.Open(spec.Binary)
-	if err != nil {
-		return builtLayer{}, fmt.Errorf("images: %w", err)
-	}
-	defer bin.Close()
-	info, err := bin.Stat()
-	if err != nil {
-		return builtLayer{}, fmt.Errorf("images: %w", err)
-	}
-	if !info.Mode().IsRegular() {
-		return builtLayer{}, fmt.Errorf("images: %s is not a regular file", spec.Binary)
+	var entries func(*tar.Writer) error
+	if spec.Rootfs != "" {
+		root, err := checkTree(spec.Rootfs)
+		if err != nil {
+			return builtLayer{}, err
+		}
+		entries = func(tw *tar.Writer) error { return writeTree(tw, root) }
+	} else {
+		bin, err := os.Open(spec.Binary)
+		if err != nil {
+			return builtLayer{}, fmt.Errorf("images: %w", err)
+		}
+		defer bin.Close()
+		info, err := bin.Stat()
+		if err != nil {
+			return builtLayer{}, fmt.Errorf("images: %w", err)
+		}
+		if !info.Mode().IsRegular() {
+			return builtLayer{}, fmt.Errorf("images: %s is not a regular file", spec.Binary)
+		}
+		entries = func(tw *tar.Writer) error { return writeBinary(tw, spec.Path, bin, info.Size()) }
 	}
 	f, err := os.CreateTemp("", "navarch-layer-*.tar.gz")
 	if err != nil {
@@ -197,25 +310,7 @@ func writeLayer(spec BuildSpec) (builtLayer, error) {
 		return fail(err)
 	}
 	tw := tar.NewWriter(io.MultiWriter(zw, uncompressedHash))
-	inImage := strings.TrimPrefix(spec.Path, "/")
-	// Parent directories first, then /tmp (programs expect a writable
-	// one), then the binary.
-	var dirs []string
-	for d := path.Dir(inImage); d != "." && d != "/"; d = path.Dir(d) {
-		dirs = append([]string{d}, dirs...)
-	}
-	for _, d := range dirs {
-		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d + "/", Mode: 0o755, Format: tar.FormatPAX}); err != nil {
-			return fail(err)
-		}
-	}
-	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: "tmp/", Mode: 0o1777, Format: tar.FormatPAX}); err != nil {
-		return fail(err)
-	}
-	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: inImage, Mode: 0o755, Size: info.Size(), Format: tar.FormatPAX}); err != nil {
-		return fail(err)
-	}
-	if _, err := io.Copy(tw, bin); err != nil {
+	if err := entries(tw); err != nil {
 		return fail(err)
 	}
 	if err := tw.Close(); err != nil {
@@ -233,6 +328,30 @@ func writeLayer(spec BuildSpec) (builtLayer, error) {
 		digest: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(compressedHash.Sum(nil))},
 		diffID: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(uncompressedHash.Sum(nil))},
 	}, nil
+}
+
+// writeBinary writes the entries of a binary's layer: the parent
+// directories of inImage, /tmp (programs expect a writable one), then the
+// binary itself, size bytes from bin.
+func writeBinary(tw *tar.Writer, inImage string, bin io.Reader, size int64) error {
+	inImage = strings.TrimPrefix(inImage, "/")
+	var dirs []string
+	for d := path.Dir(inImage); d != "." && d != "/"; d = path.Dir(d) {
+		dirs = append([]string{d}, dirs...)
+	}
+	for _, d := range dirs {
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d + "/", Mode: 0o755, Format: tar.FormatPAX}); err != nil {
+			return err
+		}
+	}
+	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: "tmp/", Mode: 0o1777, Format: tar.FormatPAX}); err != nil {
+		return err
+	}
+	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: inImage, Mode: 0o755, Size: size, Format: tar.FormatPAX}); err != nil {
+		return err
+	}
+	_, err := io.Copy(tw, bin)
+	return err
 }
 
 // countingWriter counts the bytes written through it.

@@ -1,10 +1,14 @@
-// Package images builds OCI images from static binaries and loads image
-// archives into containerd, without Docker and without a registry.
+// Package images builds OCI images from static binaries or root
+// filesystem trees and loads image archives into containerd, without
+// Docker and without a registry.
 //
-//   - WriteArchive / Build: a no-base image holding one static binary,
-//     written as a docker-archive tar, and (Build) imported. The image
-//     config and references use go-containerregistry's types and name
-//     parsing; the archive itself is written here in one pass (its
+//   - WriteArchive / Build: a one-layer image, written as a
+//     docker-archive tar, and (Build) imported. The layer is either one
+//     static binary with no base, or a whole directory tree (a root
+//     filesystem assembled from Debian packages by hack/build-images.sh,
+//     say) packed reproducibly: same tree, same bytes (rootfs.go). The
+//     image config and references use go-containerregistry's types and
+//     name parsing; the archive itself is written here in one pass (its
 //     tarball/mutate packages would compress a large layer several times
 //     and pull in more modules).
 //   - Import: loads docker or OCI archives into containerd's "k8s.io"
