@@ -19,7 +19,8 @@ type Config struct {
 	// lowercased.
 	NodeName string
 	// DataDir holds the agent's state: containerd (when supervised),
-	// pod logs, CNI configuration and IP leases. Required.
+	// pod logs, pod volumes, local-path volumes (storage/), CNI
+	// configuration and IP leases. Required.
 	DataDir string
 	// RuntimeEndpoint is an existing CRI socket ("unix:///run/containerd/
 	// containerd.sock"). Empty: the agent runs its own containerd.

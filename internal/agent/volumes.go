@@ -74,20 +74,6 @@ func (s *podSyncer) tearDownVolumes(ctx context.Context, uid types.UID) error {
 	return s.volumes.TearDown(ctx, uid)
 }
 
-// exitMessage is an exited container's terminated-state message: the
-// runtime's, followed by what the container wrote to its
-// termination-message file.
-func exitMessage(c *runtimeapi.ContainerStatus) string {
-	msg := c.Message
-	if tm := volume.TerminationMessage(c, c.Annotations[annotationTerminationMessagePath]); tm != "" {
-		if msg != "" {
-			msg += ": "
-		}
-		msg += tm
-	}
-	return msg
-}
-
 // cleanupOrphanVolumes removes, once at start, the volume directories of
 // pods that are neither in the API (known) nor in the runtime.
 func cleanupOrphanVolumes(ctx context.Context, rt cri.Runtime, volumes *volume.Manager, known func(types.UID) bool) {
