@@ -154,6 +154,9 @@ func (m *Manager) volumeDir(uid types.UID, typeDir, name string) string {
 // is not ready, a *MountError.
 func (m *Manager) SetUp(ctx context.Context, pod *corev1.Pod) (time.Duration, error) {
 	logger := klog.FromContext(ctx)
+	if err := checkUID(pod.UID); err != nil {
+		return 0, err
+	}
 	if err := os.MkdirAll(m.PodDir(pod.UID), 0o750); err != nil {
 		return 0, fmt.Errorf("volume: %w", err)
 	}
@@ -195,6 +198,15 @@ func (m *Manager) SetUp(ctx context.Context, pod *corev1.Pod) (time.Duration, er
 	}
 	interval := m.cfg.ResyncInterval
 	return interval + rand.N(interval/10+1), nil
+}
+
+// checkUID refuses a pod UID that would not name a directory of its own
+// under Root.
+func checkUID(uid types.UID) error {
+	if uid == "" || uid == "." || uid == ".." || strings.ContainsAny(string(uid), "/\x00") {
+		return fmt.Errorf("volume: invalid pod UID %q", uid)
+	}
+	return nil
 }
 
 // backoff is the retry delay after n consecutive failures.
@@ -248,6 +260,9 @@ func (m *Manager) inUse(pv string) bool {
 // TearDown unmounts everything under the pod's directory and removes
 // it. Call it once the pod's containers are gone; it is idempotent.
 func (m *Manager) TearDown(ctx context.Context, uid types.UID) error {
+	if err := checkUID(uid); err != nil {
+		return err
+	}
 	dir := m.PodDir(uid)
 	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
 		m.forget(uid)

@@ -702,3 +702,24 @@ func TestCleanupOrphans(t *testing.T) {
 		}
 	}
 }
+
+func TestBadUIDsNeverReachRoot(t *testing.T) {
+	m := newTestManager(t)
+	keep := filepath.Join(m.cfg.Root, "other-pod")
+	if err := os.MkdirAll(keep, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, uid := range []types.UID{"", ".", "..", "a/b", "../x"} {
+		if err := m.TearDown(context.Background(), uid); err == nil {
+			t.Errorf("TearDown(%q) succeeded", uid)
+		}
+		pod := testPod()
+		pod.UID = uid
+		if _, err := m.SetUp(context.Background(), pod); err == nil {
+			t.Errorf("SetUp of a pod with UID %q succeeded", uid)
+		}
+	}
+	if _, err := os.Stat(keep); err != nil {
+		t.Errorf("another pod's directory was touched: %v", err)
+	}
+}

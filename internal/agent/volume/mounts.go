@@ -36,6 +36,9 @@ const maxTerminationMessageLength = 4096
 // are *ConfigError with the kubelet's message.
 func (m *Manager) ContainerMounts(ctx context.Context, pod *corev1.Pod, c *corev1.Container, env map[string]string, podIP string) ([]*runtimeapi.Mount, error) {
 	logger := klog.FromContext(ctx)
+	if err := checkUID(pod.UID); err != nil {
+		return nil, err
+	}
 	var mounts []*runtimeapi.Mount
 	mountHosts := podIP != "" && !pod.Spec.HostNetwork
 	for i, vm := range c.VolumeMounts {

@@ -128,8 +128,12 @@ func (m *Manager) setUpProjection(pod *corev1.Pod, typeDir, name string, inMemor
 	return hv, true, nil
 }
 
-// makeDir creates dir with mode (not filtered by the umask).
+// makeDir creates dir with mode (not filtered by the umask). An
+// existing dir is left as it is: its pod may have changed its mode.
 func makeDir(dir string, mode os.FileMode) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
 	if err := os.MkdirAll(dir, mode); err != nil {
 		return err
 	}
