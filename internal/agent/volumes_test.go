@@ -10,9 +10,11 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 	"k8s.io/utils/ptr"
 
+	"github.com/navarch/navarch/internal/agent/cri"
 	"github.com/navarch/navarch/internal/agent/volume"
 )
 
@@ -163,4 +165,28 @@ func TestSyncPodSubPathSymlinkRefused(t *testing.T) {
 func fileHas(path, want string) bool {
 	data, err := os.ReadFile(path)
 	return err == nil && string(data) == want
+}
+
+// TestCleanupOrphanVolumes: at start, the volume directories of pods
+// neither in the API nor in the runtime are removed.
+func TestCleanupOrphanVolumes(t *testing.T) {
+	h := newSyncHarness(t)
+	m := h.withVolumes()
+	if _, err := h.runtime.RunPodSandbox(context.Background(), &runtimeapi.PodSandboxConfig{
+		Metadata: &runtimeapi.PodSandboxMetadata{Name: "running", Namespace: "default", Uid: "uid-running"},
+		Labels:   map[string]string{cri.LabelPodUID: "uid-running"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, uid := range []string{"uid-running", "uid-known", "uid-gone"} {
+		if err := os.MkdirAll(filepath.Join(m.PodDir(types.UID(uid)), "volumes"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cleanupOrphanVolumes(context.Background(), h.runtime, m, func(uid types.UID) bool { return uid == "uid-known" })
+	for uid, want := range map[string]bool{"uid-running": true, "uid-known": true, "uid-gone": false} {
+		if _, err := os.Stat(m.PodDir(types.UID(uid))); (err == nil) != want {
+			t.Errorf("volumes of %s exist = %v, want %v", uid, err == nil, want)
+		}
+	}
 }
