@@ -24,17 +24,21 @@
 // hostPath volumes and persistentVolumeClaims (whose PersistentVolume is
 // a hostPath or local volume) are not copied: their host path is given to
 // the runtime as it is, after the hostPath type check. A local-path
-// volume's directory is created on first use.
+// volume's directory is created on first use, mode 0777 (as upstream's
+// local-path provisioner) so that any user of the pod may write.
 //
 // The atomic writer (AtomicWriter) writes a volume's files into a new
 // timestamped directory ..<time>.<random>, points the ..data symlink at it
 // by renaming a new symlink over the old one, and exposes each top-level
 // name as a symlink to ..data/<name>. A reader thus sees either the old
-// or the new set of files, never a mix or a half-written file.
+// or the new set of files, never a mix or a half-written file. The
+// replaced directory is kept until the next change (upstream removes it
+// at once), so a reader that resolved ..data just before a swap still
+// finds its file.
 //
 // # Contract with the pod syncer
 //
-//   - SetUp(pod) runs before the pod's sandbox is created, at every sync
+//   - SetUp(ctx, pod) runs before the pod's sandbox is created, at every sync
 //     while the pod should run. It is idempotent: volumes already in place
 //     are kept, ConfigMap/Secret/downward API contents are rewritten only
 //     when they changed. It returns how soon the pod wants another sync
@@ -46,7 +50,7 @@
 //     pod Pending (containers waiting, ContainerCreating) and syncs again
 //     after that delay. A volume set up once stays usable when a later
 //     refresh fails (the pod keeps running; the failure is an event).
-//   - ContainerMounts(pod, container, env, podIP) returns the container's
+//   - ContainerMounts(ctx, pod, container, env, podIP) returns the container's
 //     CRI mounts: its volumeMounts (readOnly, mount propagation, subPath and
 //     subPathExpr), the termination-message file and the managed
 //     /etc/hosts. A subPath that is absolute, contains "..", or resolves
@@ -56,14 +60,16 @@
 //     opened without following symlinks and bind-mounted under
 //     volume-subpaths, so the runtime mounts what was checked even if the
 //     container swaps a directory for a symlink afterwards.
-//   - TearDown(uid) runs after the pod's sandboxes are removed: it
+//   - TearDown(ctx, uid) runs after the pod's sandboxes are removed: it
 //     unmounts every mount under the pod's directory (subPath binds,
 //     tmpfs) and then removes the directory. It never removes a directory
 //     that still has a mount beneath it.
-//   - CleanupOrphans(active) runs once at agent start: it tears down the
+//   - CleanupOrphans(ctx, active) runs once at agent start: it tears down the
 //     directories of pods that are neither in the API nor in the runtime.
 //   - Run(ctx) watches PersistentVolumes and cleans up local-path volumes
 //     of this node (see below) until ctx ends.
+//   - TerminationMessage(status, path) reads back what an exited
+//     container wrote to its termination-message file.
 //
 // # Local-path volumes
 //
