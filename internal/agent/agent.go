@@ -24,6 +24,7 @@ import (
 
 	"github.com/navarch/navarch/internal/agent/cni"
 	"github.com/navarch/navarch/internal/agent/cri"
+	"github.com/navarch/navarch/internal/agent/volume"
 	"github.com/navarch/navarch/internal/images"
 )
 
@@ -165,6 +166,7 @@ func (a *Agent) run(ctx context.Context, rt cri.Runtime, endpoint, pauseBinary, 
 		spec: nodeSpec{
 			name: a.config.NodeName, podCIDR: a.config.PodCIDR, maxPods: a.config.MaxPods,
 			runtimeVersion: version.RuntimeName + "://" + version.RuntimeVersion,
+			annotations:    map[string]string{volume.LocalPathDirAnnotation: a.config.storageDir()},
 		},
 	}
 	node, err := reporter.register(ctx)
@@ -198,8 +200,15 @@ func (a *Agent) run(ctx context.Context, rt cri.Runtime, endpoint, pauseBinary, 
 
 	allocatable := node.Status.Allocatable.DeepCopy()
 	memory := allocatable[corev1.ResourceMemory]
+	volumes, err := volume.New(volume.Config{
+		Root: a.config.volumeDir(), NodeName: a.config.NodeName, ClusterDomain: a.config.ClusterDomain,
+		Allocatable: allocatable, ResyncInterval: a.config.VolumeResyncInterval,
+	}, a.client, recorder)
+	if err != nil {
+		return err
+	}
 	syncer := (&podSyncer{
-		runtime: rt, client: a.client, recorder: recorder, objects: apiObjects{a.client},
+		runtime: rt, client: a.client, recorder: recorder, objects: apiObjects{a.client}, volumes: volumes,
 		nodeName: a.config.NodeName, hostIP: facts.ip.String(), runtimeName: version.RuntimeName,
 		logRoot: a.config.podLogDir(),
 		dns: dnsSettings{
@@ -267,6 +276,16 @@ func (a *Agent) runPods(ctx context.Context, rt cri.Runtime, syncer *podSyncer, 
 		return nil
 	}
 	var wg sync.WaitGroup
+	if syncer.volumes != nil {
+		cleanupOrphanVolumes(ctx, rt, syncer.volumes, func(uid types.UID) bool { return podByUID(uid) != nil })
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := syncer.volumes.Run(ctx); err != nil {
+				klog.FromContext(ctx).Error(err, "local-path volume cleanup stopped")
+			}
+		}()
+	}
 	wg.Add(2)
 	go func() { defer wg.Done(); background() }()
 	// The first relist wakes every pod the runtime holds: running ones

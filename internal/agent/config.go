@@ -19,7 +19,8 @@ type Config struct {
 	// lowercased.
 	NodeName string
 	// DataDir holds the agent's state: containerd (when supervised),
-	// pod logs, CNI configuration and IP leases. Required.
+	// pod logs, pod volumes, local-path volumes (storage/), CNI
+	// configuration and IP leases. Required.
 	DataDir string
 	// RuntimeEndpoint is an existing CRI socket ("unix:///run/containerd/
 	// containerd.sock"). Empty: the agent runs its own containerd.
@@ -54,6 +55,10 @@ type Config struct {
 	// NodeStatusInterval is how often the Node's conditions are
 	// refreshed; default 1 min.
 	NodeStatusInterval time.Duration
+	// VolumeResyncInterval is how often the ConfigMap, Secret and
+	// downward API volumes of running pods are refreshed; default 1 min
+	// (plus up to 10% jitter), the kubelet's sync period.
+	VolumeResyncInterval time.Duration
 }
 
 // Defaults the agent applies.
@@ -131,3 +136,10 @@ func (c Config) ipamDir() string { return filepath.Join(c.DataDir, "cni", "ipam"
 
 // podLogDir is the root of the pods' log directories.
 func (c Config) podLogDir() string { return filepath.Join(c.DataDir, "pods") }
+
+// volumeDir is the root of the pods' volume directories (package volume).
+func (c Config) volumeDir() string { return filepath.Join(c.DataDir, "volumes") }
+
+// storageDir holds this node's local-path volumes; the Node advertises
+// it in the navarch.io/local-path-dir annotation.
+func (c Config) storageDir() string { return filepath.Join(c.DataDir, "storage") }

@@ -67,6 +67,7 @@ func containerConfig(pod *corev1.Pod, c *corev1.Container, attempt uint32, env [
 			SecurityContext: linuxSecurityContext(pod, c),
 		},
 	}
+	cfg.Annotations[annotationTerminationMessagePolicy] = string(c.TerminationMessagePolicy)
 	return cfg
 }
 

@@ -18,8 +18,17 @@
 //   - workers.go: one goroutine per pod, woken by the pod informer, by
 //     the runtime relist (relist.go) and by timers; syncs of one pod never
 //     overlap.
-//   - podsync.go: syncPod, the level-based sync of one pod: sandbox,
-//     images, containers, restarts with back-off, deletion.
+//   - podsync.go: syncPod, the level-based sync of one pod: volumes,
+//     sandbox, images, containers, restarts with back-off, deletion.
+//   - volumes.go: podsync's calls into the volume manager (package
+//     volume, which owns <data-dir>/volumes): set-up before the sandbox
+//     (a volume not ready keeps the pod Pending with FailedMount), CRI
+//     mounts per container (a bad subPath is CreateContainerConfigError),
+//     teardown with the pod, and the removal of orphaned volume
+//     directories at start. The Node advertises <data-dir>/storage for
+//     local-path volumes.
+//   - termination.go: an exited container's message, read back from its
+//     termination-message file or (FallbackToLogsOnError) its log.
 //   - sandbox.go, container.go, env.go: CRI configs from the pod spec
 //     (DNS, hostname, ports, command/args, env with $(VAR) expansion,
 //     downward API fields, ConfigMap and Secret keys, resources).
@@ -27,8 +36,10 @@
 //     as upstream's kubelet shapes it.
 //   - backoff.go: the restart and image-pull back-off.
 //
-// Seams left for later work: volumes (container.go mounts nothing but
-// what CRI adds), probes (status.go's containerReady treats a running
-// container as ready), init containers and lifecycle hooks (podsync.go),
-// streaming and metrics (none yet).
+// Seams left for later work: probes (status.go's containerReady treats a
+// running container as ready), init containers and lifecycle hooks
+// (podsync.go), streaming and metrics (none yet). Volumes lack fsGroup
+// ownership, SELinux labels, network/CSI/ephemeral/image volume types,
+// serviceAccountToken projections, and teardown when a pod finishes
+// (its volumes go when it is deleted); see package volume.
 package agent

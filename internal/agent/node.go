@@ -34,6 +34,9 @@ type nodeSpec struct {
 	podCIDR        string
 	maxPods        int
 	runtimeVersion string
+	// annotations are the Node annotations the agent owns (the
+	// local-path directory).
+	annotations map[string]string
 }
 
 // buildNode returns the Node the agent wants, starting from existing
@@ -58,6 +61,12 @@ func buildNode(existing *corev1.Node, spec nodeSpec, facts hostFacts, now time.T
 		"beta.kubernetes.io/arch": facts.architecture,
 	} {
 		node.Labels[k] = v
+	}
+	if len(spec.annotations) > 0 && node.Annotations == nil {
+		node.Annotations = map[string]string{}
+	}
+	for k, v := range spec.annotations {
+		node.Annotations[k] = v
 	}
 	if node.Spec.PodCIDR == "" {
 		node.Spec.PodCIDR = spec.podCIDR
@@ -143,7 +152,8 @@ func (r *nodeReporter) register(ctx context.Context) (*corev1.Node, error) {
 		}
 		want := buildNode(existing, r.spec, r.facts, r.clock.Now())
 		current := existing
-		if !apiequality.Semantic.DeepEqual(existing.Labels, want.Labels) || !apiequality.Semantic.DeepEqual(existing.Spec, want.Spec) {
+		if !apiequality.Semantic.DeepEqual(existing.Labels, want.Labels) || !apiequality.Semantic.DeepEqual(existing.Annotations, want.Annotations) ||
+			!apiequality.Semantic.DeepEqual(existing.Spec, want.Spec) {
 			current, err = nodes.Update(ctx, want, metav1.UpdateOptions{})
 			if err != nil {
 				return err

@@ -21,6 +21,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/navarch/navarch/internal/agent/cri"
+	"github.com/navarch/navarch/internal/agent/volume"
 )
 
 // annotationImage records the spec image a container was made from, so
@@ -60,6 +61,8 @@ type podSyncer struct {
 	clock    clock.Clock
 	backoff  *backoff
 	objects  objectSource
+	// volumes sets up the pods' volumes (nil: pods get none).
+	volumes *volume.Manager
 
 	nodeName string
 	hostIP   string
@@ -150,6 +153,10 @@ func (s *podSyncer) syncPod(ctx context.Context, pod *corev1.Pod) (syncResult, e
 // should run, recording why others wait. It returns the runtime state
 // after its changes.
 func (s *podSyncer) runContainers(ctx context.Context, pod *corev1.Pod, state runtimeState, waiting map[string]waitingReason, result *syncResult) (runtimeState, error) {
+	// Volumes first: no sandbox until every volume is ready.
+	if ok, err := s.setUpVolumes(ctx, pod, result); err != nil || !ok {
+		return state, err
+	}
 	sandboxCfg, sandboxID, ok, err := s.ensureSandbox(ctx, pod, &state, result)
 	if err != nil || !ok {
 		return state, err
@@ -285,6 +292,9 @@ func (s *podSyncer) startContainer(ctx context.Context, pod *corev1.Pod, c *core
 	}
 	cfg := containerConfig(pod, c, attempt, env, c.Image, s.memoryCapacity)
 	cfg.Annotations[annotationImage] = c.Image
+	if ok, err := s.addContainerMounts(ctx, pod, c, env, podIP, cfg, waiting, result); err != nil || !ok {
+		return false, err
+	}
 	id, err := s.runtime.CreateContainer(ctx, sandboxID, cfg, sandboxCfg)
 	if err != nil {
 		s.event(ref, corev1.EventTypeWarning, eventFailed, "Error: %v", err)
@@ -371,6 +381,9 @@ func (s *podSyncer) terminatePod(ctx context.Context, pod *corev1.Pod) error {
 	if err := s.removeSandboxes(ctx, pod.UID); err != nil {
 		return err
 	}
+	if err := s.tearDownVolumes(ctx, pod.UID); err != nil {
+		return err
+	}
 	s.forget(pod.UID)
 	err := s.client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{
 		GracePeriodSeconds: ptr.To(int64(0)),
@@ -390,6 +403,9 @@ func (s *podSyncer) cleanupPod(ctx context.Context, uid types.UID, grace int64) 
 		return err
 	}
 	if err := s.removeSandboxes(ctx, uid); err != nil {
+		return err
+	}
+	if err := s.tearDownVolumes(ctx, uid); err != nil {
 		return err
 	}
 	s.forget(uid)

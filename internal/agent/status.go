@@ -266,7 +266,7 @@ func terminatedState(c *runtimeapi.ContainerStatus, runtimeName string) corev1.C
 	return corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
 		ExitCode:    c.ExitCode,
 		Reason:      reason,
-		Message:     c.Message,
+		Message:     exitMessage(c),
 		StartedAt:   nanoTime(c.StartedAt),
 		FinishedAt:  nanoTime(c.FinishedAt),
 		ContainerID: runtimeName + "://" + c.Id,

@@ -335,7 +335,7 @@ func (f *Runtime) CreateContainer(_ context.Context, sandboxID string, config *r
 			Id: id, Metadata: config.Metadata, State: runtimeapi.ContainerState_CONTAINER_CREATED,
 			CreatedAt: f.now().UnixNano(), Image: config.Image, ImageRef: img.Id,
 			Labels: maps.Clone(config.Labels), Annotations: maps.Clone(config.Annotations),
-			LogPath: config.LogPath,
+			LogPath: config.LogPath, Mounts: config.Mounts,
 		},
 	}
 	return id, nil
