@@ -20,6 +20,13 @@ if [[ $(id -u) -eq 0 && -z "$short" ]]; then
 	./hack/install-deps.sh || echo "install-deps failed: the tests that need containerd or nftables will skip and say so"
 fi
 
+if [[ -z "$short" ]]; then
+	# Helm 3 for the course's Helm step (built from source: Debian has no
+	# package); its test skips, saying why, if this fails.
+	echo "== install-helm"
+	./hack/install-helm.sh || echo "install-helm failed: the Helm end-to-end test will skip"
+fi
+
 echo "== gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './_output/*'))
 if [[ -n "$unformatted" ]]; then
