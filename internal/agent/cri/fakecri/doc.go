@@ -5,7 +5,9 @@
 // out sandbox IPs from 10.88.0.0/16 in order, honours the CRI list
 // filters (id, state, sandbox id, labels), and records every call.
 // Containers run until a test ends them with Exit; StopContainer ends
-// them at once with exit code 137 and reason "Error".
+// them at once with exit code 137 and reason "Error". ExecSync answers
+// with what a test's SetExec function says (exit 0 by default) and only
+// for running containers.
 //
 // What it does not do: it runs no process, sets up no network, enforces
 // no resource limit, has no registry (PullImage succeeds only for images
