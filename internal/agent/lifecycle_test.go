@@ -451,3 +451,44 @@ func TestSyncPodBackoffResetsAfterALongRun(t *testing.T) {
 		t.Errorf("after a long run: %+v, want restarted at once (restartCount 3)", cs)
 	}
 }
+
+func TestSyncPodKeepsReadinessAcrossAgentRestart(t *testing.T) {
+	h := newSyncHarness(t)
+	h.runtime.AddImage("localhost/app:1")
+	codes := newExitCodes(h)
+	pod := h.createPod(testPod("steady", func(p *corev1.Pod) {
+		p.Spec.Containers[0].ReadinessProbe = execProbe("/ready", nil)
+		p.Spec.Containers[0].StartupProbe = execProbe("/started", nil)
+	}))
+	h.sync(pod)
+	h.waitResult(pod.UID, "app", prober.Startup, prober.Success)
+	h.waitResult(pod.UID, "app", prober.Readiness, prober.Success)
+	if after, _ := h.sync(pod); !podIsReady(after) {
+		t.Fatalf("not ready before the restart: %+v", after.Status)
+	}
+
+	// A restarted agent: a new syncer and prober, nothing probed yet.
+	codes.set("/ready", 1)
+	before := h.runtime.Calls()
+	probes := prober.NewManager(context.Background(), prober.Config{Runner: h.runtime, Recorder: h.recorder, Clock: h.clock})
+	t.Cleanup(probes.Stop)
+	h.syncer = (&podSyncer{
+		runtime: h.runtime, client: h.client, recorder: h.recorder, clock: h.clock, probes: probes, objects: apiObjects{h.client},
+		nodeName: "n1", hostIP: "192.0.2.10", runtimeName: "fakecri", logRoot: t.TempDir(),
+	}).init()
+	after, _ := h.sync(pod)
+	if cs := after.Status.ContainerStatuses[0]; !podIsReady(after) || !cs.Ready || cs.Started == nil || !*cs.Started {
+		t.Fatalf("right after the restart: %+v, want still started and ready until a probe says otherwise", after.Status)
+	}
+	// The probes then decide; the startup probe, passed before, does
+	// not run again.
+	h.waitResult(pod.UID, "app", prober.Readiness, prober.Failure)
+	if slices.Contains(h.runtime.Calls()[len(before):], "ExecSync app /started") {
+		t.Errorf("the startup probe of a started container ran again after the restart")
+	}
+	if after, _ := h.sync(pod); podIsReady(after) {
+		t.Errorf("still ready after the readiness probe failed")
+	}
+}
+
+func podIsReady(p *corev1.Pod) bool { return condition(p, corev1.PodReady).Status == corev1.ConditionTrue }

@@ -156,7 +156,7 @@ func (s *podSyncer) syncPod(ctx context.Context, pod *corev1.Pod) (syncResult, e
 			}
 		}
 	} else {
-		s.updateProbes(pod, state, status.PodIP)
+		s.updateProbes(pod, state, &status)
 	}
 	s.pruneContainers(ctx, state)
 	return result, nil

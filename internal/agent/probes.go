@@ -20,11 +20,18 @@ type probeManager interface {
 var _ probeManager = (*prober.Manager)(nil)
 
 // updateProbes tells the prober which container runs under each name of
-// pod after a sync, so its probe workers follow restarts. Pods without
+// pod after a sync, and whether status (the one the sync wrote) counts
+// it as started, so its probe workers follow restarts. Pods without
 // probes are skipped.
-func (s *podSyncer) updateProbes(pod *corev1.Pod, state runtimeState, podIP string) {
+func (s *podSyncer) updateProbes(pod *corev1.Pod, state runtimeState, status *corev1.PodStatus) {
 	if !hasProbes(pod) {
 		return
+	}
+	started := map[string]bool{}
+	for _, list := range [][]corev1.ContainerStatus{status.InitContainerStatuses, status.ContainerStatuses} {
+		for _, cs := range list {
+			started[cs.ContainerID] = cs.Started != nil && *cs.Started
+		}
 	}
 	var containers []prober.Container
 	add := func(name string) {
@@ -35,7 +42,7 @@ func (s *podSyncer) updateProbes(pod *corev1.Pod, state runtimeState, podIP stri
 		latest := history[0]
 		containers = append(containers, prober.Container{
 			Name: name, ID: latest.Id, Running: latest.State == runtimeapi.ContainerState_CONTAINER_RUNNING,
-			StartedAt: time.Unix(0, latest.StartedAt),
+			StartedAt: time.Unix(0, latest.StartedAt), Started: started[s.runtimeName+"://"+latest.Id],
 		})
 	}
 	for _, c := range pod.Spec.InitContainers {
@@ -44,7 +51,7 @@ func (s *podSyncer) updateProbes(pod *corev1.Pod, state runtimeState, podIP stri
 	for _, c := range pod.Spec.Containers {
 		add(c.Name)
 	}
-	s.probes.UpdatePod(pod, podIP, containers)
+	s.probes.UpdatePod(pod, status.PodIP, containers)
 }
 
 func hasProbes(pod *corev1.Pod) bool {

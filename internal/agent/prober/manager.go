@@ -37,6 +37,10 @@ type Container struct {
 	Running bool
 	// StartedAt is when it started (the initial delay counts from it).
 	StartedAt time.Time
+	// Started is whether the agent already counts it as started (its
+	// status says so, e.g. from before the agent restarted): its startup
+	// probe is then not run again.
+	Started bool
 }
 
 // Manager runs the probes of the pods the agent runs. Its methods are
@@ -199,7 +203,8 @@ type target struct {
 	podIP     string
 	spec      *corev1.Container
 	container Container
-	// started: the container has no startup probe or passed it.
+	// started: the container has no startup probe, passed it, or was
+	// started already by the agent's account.
 	started bool
 }
 
@@ -221,7 +226,7 @@ func (m *Manager) target(key workerKey) (target, bool) {
 	if t.spec == nil {
 		return target{}, false
 	}
-	t.started = t.spec.StartupProbe == nil ||
+	t.started = t.spec.StartupProbe == nil || t.container.Started ||
 		m.results[resultKey{uid: key.uid, containerID: t.container.ID, typ: Startup}] == Success
 	return t, true
 }
