@@ -491,4 +491,6 @@ func TestSyncPodKeepsReadinessAcrossAgentRestart(t *testing.T) {
 	}
 }
 
-func podIsReady(p *corev1.Pod) bool { return condition(p, corev1.PodReady).Status == corev1.ConditionTrue }
+func podIsReady(p *corev1.Pod) bool {
+	return condition(p, corev1.PodReady).Status == corev1.ConditionTrue
+}
