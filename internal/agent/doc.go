@@ -16,19 +16,32 @@
 //   - host.go, node.go: the facts about this machine, the Node object
 //     built from them, registration, node status and Lease heartbeats.
 //   - workers.go: one goroutine per pod, woken by the pod informer, by
-//     the runtime relist (relist.go) and by timers; syncs of one pod never
-//     overlap.
+//     the runtime relist (relist.go), by probe results and by timers;
+//     syncs of one pod never overlap.
 //   - podsync.go: syncPod, the level-based sync of one pod: sandbox,
-//     images, containers, restarts with back-off, deletion.
+//     images, app containers, restarts with back-off, deletion.
+//   - initcontainers.go: init containers run in order before the app
+//     containers; sidecars (restartPolicy Always) kept running.
+//   - probes.go: the bridge to package prober, whose workers probe the
+//     containers and wake a pod's worker when a result changes; a failed
+//     liveness or startup probe restarts the container.
+//   - lifecycle.go: postStart and preStop hooks, and killContainer
+//     (Killing event, preStop bounded by the grace period, SIGTERM,
+//     SIGKILL), with sidecars stopped after the app containers.
 //   - sandbox.go, container.go, env.go: CRI configs from the pod spec
 //     (DNS, hostname, ports, command/args, env with $(VAR) expansion,
 //     downward API fields, ConfigMap and Secret keys, resources).
-//   - status.go: the pod status computed from the runtime state, shaped
-//     as upstream's kubelet shapes it.
+//   - status.go: the pod status computed from the runtime state and the
+//     probe results, shaped as upstream's kubelet shapes it (phase,
+//     conditions, init and app container statuses).
 //   - backoff.go: the restart and image-pull back-off.
 //
 // Seams left for later work: volumes (container.go mounts nothing but
-// what CRI adds), probes (status.go's containerReady treats a running
-// container as ready), init containers and lifecycle hooks (podsync.go),
-// streaming and metrics (none yet).
+// what CRI adds), streaming and metrics (none yet). Probes, init
+// containers (with sidecars), lifecycle hooks (exec, httpGet, sleep) and
+// OOMKilled reporting are done; not done are the sidecars' preStop hooks
+// running concurrently with the app's termination (they run when the
+// sidecar's turn comes), the kubelet's termination of a pod's containers
+// while it still writes status (the agent writes none while a pod
+// terminates), and probe-level metrics.
 package agent
