@@ -49,7 +49,7 @@ func (s *podSyncer) runPreStop(ctx context.Context, pod *corev1.Pod, c *corev1.C
 	go func() {
 		defer close(done)
 		if _, err := s.runHook(hookCtx, pod, c, id, c.Lifecycle.PreStop); err != nil && hookCtx.Err() == nil {
-			logger.Info("preStop hook failed", "pod", klog.KObj(pod), "container", c.Name, "err", err)
+			logger.V(1).Info("preStop hook failed", "pod", klog.KObj(pod), "container", c.Name, "err", err)
 			// As the kubelet: the hook's output stays out of the event.
 			s.event(containerRef(pod, c.Name), corev1.EventTypeWarning, eventFailedPreStopHook, "PreStopHook failed")
 		}

@@ -2,7 +2,12 @@ package agent
 
 import (
 	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 	"k8s.io/utils/ptr"
 
@@ -493,4 +499,96 @@ func TestSyncPodKeepsReadinessAcrossAgentRestart(t *testing.T) {
 
 func podIsReady(p *corev1.Pod) bool {
 	return condition(p, corev1.PodReady).Status == corev1.ConditionTrue
+}
+
+func TestSyncPodHTTPHooks(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, r.URL.RequestURI()+" "+r.UserAgent())
+		// The kubelet does not judge a hook's status code.
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	defer srv.Close()
+	u, err := url.Parse(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, portText, _ := net.SplitHostPort(u.Host)
+	port, _ := strconv.Atoi(portText)
+
+	h := newSyncHarness(t)
+	h.runtime.AddImage("localhost/app:1")
+	pod := h.createPod(testPod("httphooks", func(p *corev1.Pod) {
+		p.Spec.Containers[0].Ports = []corev1.ContainerPort{{Name: "admin", ContainerPort: int32(port)}}
+		p.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{
+			PostStart: &corev1.LifecycleHandler{HTTPGet: &corev1.HTTPGetAction{Host: host, Path: "/started?x=1", Port: intstr.FromString("admin")}},
+			PreStop:   &corev1.LifecycleHandler{HTTPGet: &corev1.HTTPGetAction{Host: host, Path: "/stopping", Port: intstr.FromInt32(int32(port))}},
+		}
+	}))
+	if after, _ := h.sync(pod); after.Status.ContainerStatuses[0].State.Running == nil {
+		t.Fatalf("postStart hook answered 500 and the container did not run: %+v", after.Status.ContainerStatuses[0])
+	}
+	deleting, err := h.client.CoreV1().Pods("default").Get(context.Background(), "httphooks", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deleting.DeletionTimestamp = &metav1.Time{Time: h.clock.Now()}
+	if _, err := h.syncer.syncPod(context.Background(), deleting); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []string{"/started?x=1 kube-lifecycle/1.37", "/stopping kube-lifecycle/1.37"}; !slices.Equal(seen, want) {
+		t.Errorf("hook requests = %q, want %q", seen, want)
+	}
+	if events := h.events(); slices.ContainsFunc(events, func(e string) bool { return strings.Contains(e, "Hook") }) {
+		t.Errorf("hook events %q for hooks that ran", events)
+	}
+}
+
+func TestSyncPodFailedHooks(t *testing.T) {
+	refused := func() int {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		return l.Addr().(*net.TCPAddr).Port
+	}()
+	h := newSyncHarness(t)
+	h.runtime.AddImage("localhost/app:1")
+	codes := newExitCodes(h)
+	codes.set("/drain", 1)
+	pod := h.createPod(testPod("badhooks", func(p *corev1.Pod) {
+		p.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{
+			PostStart: &corev1.LifecycleHandler{HTTPGet: &corev1.HTTPGetAction{Host: "127.0.0.1", Path: "/x", Port: intstr.FromInt32(int32(refused))}},
+		}
+	}))
+	after, _ := h.sync(pod)
+	w := after.Status.ContainerStatuses[0].State.Waiting
+	if want := `HTTP lifecycle hook (/x) for Container "app" in Pod "badhooks_default(uid-badhooks)" failed - error: Get "http://127.0.0.1:`; w == nil ||
+		w.Reason != reasonPostStartHookError || !strings.HasPrefix(w.Message, want) || !strings.Contains(w.Message, "connection refused") {
+		t.Fatalf("waiting state %+v, want PostStartHookError starting %q", w, want)
+	}
+
+	// A failing preStop hook is an event; the container stops anyway.
+	stopping := h.createPod(testPod("badstop", func(p *corev1.Pod) {
+		p.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: []string{"/drain"}}}}
+	}))
+	h.sync(stopping)
+	h.events()
+	stopping.DeletionTimestamp = &metav1.Time{Time: h.clock.Now()}
+	if _, err := h.syncer.syncPod(context.Background(), stopping); err != nil {
+		t.Fatal(err)
+	}
+	if events := h.events(); !slices.Contains(events, "Warning FailedPreStopHook PreStopHook failed") {
+		t.Errorf("events %q lack the FailedPreStopHook event", events)
+	}
+	if sandboxes, _ := h.runtime.ListPodSandbox(context.Background(), &runtimeapi.PodSandboxFilter{
+		LabelSelector: map[string]string{"io.kubernetes.pod.uid": string(stopping.UID)}}); len(sandboxes) != 0 {
+		t.Errorf("%d sandboxes left after a failed preStop hook, want 0", len(sandboxes))
+	}
 }

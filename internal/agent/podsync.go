@@ -378,7 +378,7 @@ func (s *podSyncer) startContainer(ctx context.Context, pod *corev1.Pod, c *core
 			// As the kubelet: the event leaves the hook's output out (it
 			// may hold secrets); the status carries it while the
 			// container waits.
-			klog.FromContext(ctx).Info("postStart hook failed", "pod", klog.KObj(pod), "container", c.Name, "err", err)
+			klog.FromContext(ctx).V(1).Info("postStart hook failed", "pod", klog.KObj(pod), "container", c.Name, "err", err)
 			s.event(ref, corev1.EventTypeWarning, eventFailedPostStartHook, "PostStartHook failed")
 			if err := s.killContainer(ctx, pod, c, id, gracePeriod(pod), "FailedPostStartHook"); err != nil {
 				return false, err
