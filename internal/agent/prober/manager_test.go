@@ -272,3 +272,17 @@ func TestProbeErrorsAndWarningsAsEvents(t *testing.T) {
 }
 
 func intOrName(name string) intstr.IntOrString { return intstr.FromString(name) }
+
+func TestNoPodIPIsAnError(t *testing.T) {
+	h := newManagerHarness(t)
+	pod := probePod(corev1.Container{Name: "app", LivenessProbe: &corev1.Probe{
+		ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(8080)}}}})
+	h.m.UpdatePod(pod, "", []Container{{Name: "app", ID: "c1", Running: true, StartedAt: h.clock.Now()}})
+	h.waitFor("an event", func() bool { return len(h.recorder.Events) > 0 })
+	if got, want := h.events(), "Warning Unhealthy Liveness probe errored and resulted in unknown state: prober: the pod has no IP yet"; !slices.Contains(got, want) {
+		t.Errorf("events %q lack %q", got, want)
+	}
+	if _, ok := h.result(pod.UID, "c1", Liveness); ok {
+		t.Errorf("a probe without an address gave a result (it would have probed the host)")
+	}
+}

@@ -189,6 +189,9 @@ func (w *worker) handle(ctx context.Context, t target) (Outcome, string, error) 
 			return Failed, "", fmt.Errorf("prober: no command runner for exec probes")
 		}
 		return Exec(ctx, w.m.cfg.Runner, t.container.ID, h.Exec.Command, timeout)
+	case (h.HTTPGet != nil && h.HTTPGet.Host == "" || h.TCPSocket != nil && h.TCPSocket.Host == "" || h.GRPC != nil) && t.podIP == "":
+		// Without an IP the address would be the agent's own host.
+		return Failed, "", fmt.Errorf("prober: the pod has no IP yet")
 	case h.HTTPGet != nil:
 		req, err := NewHTTPGetRequest(ctx, h.HTTPGet, t.spec, t.podIP, "probe")
 		if err != nil {
