@@ -24,6 +24,7 @@ import (
 
 	"github.com/navarch/navarch/internal/agent/cni"
 	"github.com/navarch/navarch/internal/agent/cri"
+	"github.com/navarch/navarch/internal/agent/prober"
 	"github.com/navarch/navarch/internal/agent/volume"
 	"github.com/navarch/navarch/internal/images"
 )
@@ -254,6 +255,14 @@ func (a *Agent) runPods(ctx context.Context, rt cri.Runtime, syncer *podSyncer, 
 		result, err := syncer.syncPod(ctx, pod)
 		return result, false, err
 	})
+	// A probe result that changes syncs its pod at once (readiness into
+	// the status, a failed liveness probe into a restart).
+	probes := prober.NewManager(ctx, prober.Config{
+		Runner: rt, Recorder: syncer.recorder,
+		OnChange: func(uid types.UID) { workers.wake(ctx, uid) },
+	})
+	defer probes.Stop()
+	syncer.probes = probes
 	wake := func(obj any) {
 		if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 			obj = d.Obj

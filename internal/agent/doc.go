@@ -16,10 +16,10 @@
 //   - host.go, node.go: the facts about this machine, the Node object
 //     built from them, registration, node status and Lease heartbeats.
 //   - workers.go: one goroutine per pod, woken by the pod informer, by
-//     the runtime relist (relist.go) and by timers; syncs of one pod never
-//     overlap.
+//     the runtime relist (relist.go), by probe results and by timers;
+//     syncs of one pod never overlap.
 //   - podsync.go: syncPod, the level-based sync of one pod: volumes,
-//     sandbox, images, containers, restarts with back-off, deletion.
+//     sandbox, images, app containers, restarts with back-off, deletion.
 //   - volumes.go: podsync's calls into the volume manager (package
 //     volume, which owns <data-dir>/volumes): set-up before the sandbox
 //     (a volume not ready keeps the pod Pending with FailedMount), CRI
@@ -29,17 +29,26 @@
 //     local-path volumes.
 //   - termination.go: an exited container's message, read back from its
 //     termination-message file or (FallbackToLogsOnError) its log.
+//   - initcontainers.go: init containers run in order before the app
+//     containers; sidecars (restartPolicy Always) kept running.
+//   - probes.go: the bridge to package prober, whose workers probe the
+//     containers and wake a pod's worker when a result changes; a failed
+//     liveness or startup probe restarts the container.
+//   - lifecycle.go: postStart and preStop hooks, and killContainer
+//     (Killing event, preStop bounded by the grace period, SIGTERM,
+//     SIGKILL), with sidecars stopped after the app containers.
 //   - sandbox.go, container.go, env.go: CRI configs from the pod spec
 //     (DNS, hostname, ports, command/args, env with $(VAR) expansion,
 //     downward API fields, ConfigMap and Secret keys, resources).
-//   - status.go: the pod status computed from the runtime state, shaped
-//     as upstream's kubelet shapes it.
+//   - status.go: the pod status computed from the runtime state and the
+//     probe results, shaped as upstream's kubelet shapes it (phase,
+//     conditions, init and app container statuses).
 //   - backoff.go: the restart and image-pull back-off.
 //
-// Seams left for later work: probes (status.go's containerReady treats a
-// running container as ready), init containers and lifecycle hooks
-// (podsync.go), streaming and metrics (none yet). Volumes lack fsGroup
-// ownership, SELinux labels, network/CSI/ephemeral/image volume types,
-// serviceAccountToken projections, and teardown when a pod finishes
-// (its volumes go when it is deleted); see package volume.
+// Not done: volumes lack fsGroup ownership, SELinux labels,
+// network/CSI/ephemeral/image volume types, serviceAccountToken
+// projections, and teardown when a pod finishes (its volumes go when it
+// is deleted; see package volume). Sidecars' preStop hooks run when the
+// sidecar's turn comes, not concurrently with the app's termination; the
+// agent writes no status while a pod terminates; no probe-level metrics.
 package agent

@@ -21,6 +21,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/navarch/navarch/internal/agent/cri"
+	"github.com/navarch/navarch/internal/agent/prober"
 	"github.com/navarch/navarch/internal/agent/volume"
 )
 
@@ -48,6 +49,9 @@ const (
 	eventFailed         = "Failed"
 	eventSandboxChanged = "SandboxChanged"
 	eventFailedSandbox  = "FailedCreatePodSandBox"
+
+	eventFailedPostStartHook = "FailedPostStartHook"
+	eventFailedPreStopHook   = "FailedPreStopHook"
 )
 
 // podSyncer runs pods on the runtime: syncPod brings one pod's runtime
@@ -63,6 +67,8 @@ type podSyncer struct {
 	objects  objectSource
 	// volumes sets up the pods' volumes (nil: pods get none).
 	volumes *volume.Manager
+	// probes runs the containers' probes and holds their results.
+	probes probeManager
 
 	nodeName string
 	hostIP   string
@@ -92,6 +98,9 @@ func (s *podSyncer) init() *podSyncer {
 	}
 	if s.clock == nil {
 		s.clock = clock.RealClock{}
+	}
+	if s.probes == nil {
+		s.probes = prober.NewManager(context.Background(), prober.Config{Runner: s.runtime, Recorder: s.recorder, Clock: s.clock})
 	}
 	return s
 }
@@ -125,18 +134,23 @@ func (s *podSyncer) syncPod(ctx context.Context, pod *corev1.Pod) (syncResult, e
 		return result, err
 	}
 	waiting := map[string]waitingReason{}
-	if !podFinished(pod, state) {
+	finished := podFinished(pod, state)
+	if !finished {
 		state, err = s.runContainers(ctx, pod, state, waiting, &result)
 		if err != nil {
 			return result, err
 		}
+	} else if state, err = s.stopSidecars(ctx, pod, state); err != nil {
+		return result, err
 	}
 	s.setWaiting(pod.UID, waiting)
-	status := computePodStatus(pod, statusInput{state: state, waiting: waiting, hostIP: s.hostIP, runtimeName: s.runtimeName, now: s.clock.Now()})
+	status := computePodStatus(pod, statusInput{state: state, waiting: waiting, hostIP: s.hostIP, runtimeName: s.runtimeName,
+		now: s.clock.Now(), probes: s.probes, finished: finished})
 	if err := s.writeStatus(ctx, pod, status); err != nil {
 		return result, err
 	}
 	if status.Phase == corev1.PodSucceeded || status.Phase == corev1.PodFailed {
+		s.probes.RemovePod(pod.UID)
 		// A finished pod gives its IP back; its containers stay for logs
 		// until the pod is deleted.
 		if sb := state.sandbox; sb != nil && sb.State == runtimeapi.PodSandboxState_SANDBOX_READY {
@@ -144,14 +158,16 @@ func (s *podSyncer) syncPod(ctx context.Context, pod *corev1.Pod) (syncResult, e
 				return result, err
 			}
 		}
+	} else {
+		s.updateProbes(pod, state, &status)
 	}
 	s.pruneContainers(ctx, state)
 	return result, nil
 }
 
-// runContainers ensures a ready sandbox and starts every container that
-// should run, recording why others wait. It returns the runtime state
-// after its changes.
+// runContainers ensures a ready sandbox, runs the init containers in
+// order and then starts every app container that should run, recording
+// why others wait. It returns the runtime state after its changes.
 func (s *podSyncer) runContainers(ctx context.Context, pod *corev1.Pod, state runtimeState, waiting map[string]waitingReason, result *syncResult) (runtimeState, error) {
 	// Volumes first: no sandbox until every volume is ready.
 	if ok, err := s.setUpVolumes(ctx, pod, result); err != nil || !ok {
@@ -161,73 +177,130 @@ func (s *podSyncer) runContainers(ctx context.Context, pod *corev1.Pod, state ru
 	if err != nil || !ok {
 		return state, err
 	}
-	now := s.clock.Now()
-	for i := range pod.Spec.Containers {
-		c := &pod.Spec.Containers[i]
-		history := state.latestContainers(c.Name)
-		attempt := uint32(0)
-		if len(history) > 0 {
-			latest := history[0]
-			current := state.containerSandbox[latest.Id] == sandboxID
-			if current && latest.Annotations[annotationImage] != "" && latest.Annotations[annotationImage] != c.Image &&
-				latest.State != runtimeapi.ContainerState_CONTAINER_EXITED {
-				// The image changed: the kubelet kills and recreates.
-				s.event(containerRef(pod, c.Name), corev1.EventTypeNormal, eventKilling, "Container %s definition changed, will be restarted", c.Name)
-				if err := s.runtime.StopContainer(ctx, latest.Id, gracePeriod(pod)); err != nil {
-					return state, err
-				}
-				attempt = latest.GetMetadata().GetAttempt() + 1
-				if _, err := s.startContainer(ctx, pod, c, sandboxID, sandboxCfg, attempt, state.sandboxIP(), waiting, result); err != nil {
-					return state, err
-				}
-				continue
+	run := &podRun{pod: pod, sandboxID: sandboxID, sandboxCfg: sandboxCfg, state: state, waiting: waiting, result: result}
+	initialized, err := s.runInitContainers(ctx, run)
+	if err != nil {
+		return state, err
+	}
+	if initialized {
+		for i := range pod.Spec.Containers {
+			if err := s.syncContainer(ctx, run, &pod.Spec.Containers[i]); err != nil {
+				return state, err
 			}
-			switch {
-			case current && latest.State == runtimeapi.ContainerState_CONTAINER_RUNNING:
-				continue
-			case current && latest.State == runtimeapi.ContainerState_CONTAINER_CREATED:
-				// Created by a sync that did not get to start it.
-				if err := s.runtime.StartContainer(ctx, latest.Id); err != nil {
-					s.event(containerRef(pod, c.Name), corev1.EventTypeWarning, eventFailed, "Error: %v", err)
-					waiting[c.Name] = waitingReason{reason: reasonRunContainerError, message: err.Error()}
-					result.requeue(retryInterval)
-					continue
-				}
-				s.event(containerRef(pod, c.Name), corev1.EventTypeNormal, eventStarted, "Container started")
-				continue
-			case current && latest.State == runtimeapi.ContainerState_CONTAINER_EXITED && !shouldRestart(pod.Spec.RestartPolicy, latest.ExitCode):
-				continue
-			case !current && latest.State == runtimeapi.ContainerState_CONTAINER_EXITED && !shouldRestart(pod.Spec.RestartPolicy, latest.ExitCode) &&
-				pod.Spec.RestartPolicy != corev1.RestartPolicyAlways:
-				// It finished in an earlier sandbox; a new sandbox does not
-				// run it again.
-				continue
-			}
-			// It exited (or its sandbox is gone): restart, unless the
-			// back-off says wait.
-			key := backoffKey(pod.UID, c.Name)
-			finished := time.Unix(0, latest.FinishedAt)
-			if latest.FinishedAt == 0 {
-				finished = now
-			}
-			if until := s.backoff.waitUntil(key, finished); now.Before(until) {
-				delay := s.backoff.current(key)
-				waiting[c.Name] = waitingReason{
-					reason:  reasonCrashLoopBackOff,
-					message: fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)", delay, c.Name, pod.Name, pod.Namespace, pod.UID),
-				}
-				s.event(containerRef(pod, c.Name), corev1.EventTypeWarning, eventBackOff, "Back-off restarting failed container %s in pod %s_%s(%s)", c.Name, pod.Name, pod.Namespace, pod.UID)
-				result.requeue(until.Sub(now))
-				continue
-			}
-			s.backoff.failed(key, finished)
-			attempt = latest.GetMetadata().GetAttempt() + 1
-		}
-		if _, err := s.startContainer(ctx, pod, c, sandboxID, sandboxCfg, attempt, state.sandboxIP(), waiting, result); err != nil {
-			return state, err
 		}
 	}
 	return s.runtimeState(ctx, pod.UID)
+}
+
+// podRun is what one sync of a pod that should run works with: the
+// pod's ready sandbox, the runtime state read before the sync's changes,
+// and what the sync reports.
+type podRun struct {
+	pod        *corev1.Pod
+	sandboxID  string
+	sandboxCfg *runtimeapi.PodSandboxConfig
+	state      runtimeState
+	waiting    map[string]waitingReason
+	result     *syncResult
+}
+
+// syncContainer brings app container c toward running: it starts it if
+// it never ran, restarts it (after the back-off) when it exited and the
+// restart policy says so, and kills and restarts it when its image
+// changed or it failed its liveness or startup probe.
+func (s *podSyncer) syncContainer(ctx context.Context, run *podRun, c *corev1.Container) error {
+	pod, sandboxID := run.pod, run.sandboxID
+	history := run.state.latestContainers(c.Name)
+	if len(history) == 0 {
+		_, err := s.startContainer(ctx, pod, c, sandboxID, run.sandboxCfg, 0, run.state.sandboxIP(), run.waiting, run.result)
+		return err
+	}
+	latest := history[0]
+	current := run.state.containerSandbox[latest.Id] == sandboxID
+	if current && latest.Annotations[annotationImage] != "" && latest.Annotations[annotationImage] != c.Image &&
+		latest.State != runtimeapi.ContainerState_CONTAINER_EXITED {
+		// The image changed: the kubelet kills and recreates.
+		if err := s.killContainer(ctx, pod, c, latest.Id, gracePeriod(pod), fmt.Sprintf("Container %s definition changed, will be restarted", c.Name)); err != nil {
+			return err
+		}
+		_, err := s.startContainer(ctx, pod, c, sandboxID, run.sandboxCfg, latest.GetMetadata().GetAttempt()+1, run.state.sandboxIP(), run.waiting, run.result)
+		return err
+	}
+	switch {
+	case current && latest.State == runtimeapi.ContainerState_CONTAINER_RUNNING:
+		probe := s.failedProbe(pod, c, latest.Id)
+		if probe == "" {
+			return nil
+		}
+		// It failed its liveness or startup probe: the kubelet kills it
+		// and, unless the policy is Never, starts a new one at once.
+		restart := pod.Spec.RestartPolicy != corev1.RestartPolicyNever
+		msg := fmt.Sprintf("Container %s failed %s probe", c.Name, probe)
+		if restart {
+			msg += ", will be restarted"
+		}
+		if err := s.killContainer(ctx, pod, c, latest.Id, probeGracePeriod(pod, c, probe), msg); err != nil {
+			return err
+		}
+		if !restart {
+			return nil
+		}
+		_, err := s.startContainer(ctx, pod, c, sandboxID, run.sandboxCfg, latest.GetMetadata().GetAttempt()+1, run.state.sandboxIP(), run.waiting, run.result)
+		return err
+	case current && latest.State == runtimeapi.ContainerState_CONTAINER_CREATED:
+		// Created by a sync that did not get to start it.
+		s.startCreated(ctx, run, c, latest.Id)
+		return nil
+	case current && latest.State == runtimeapi.ContainerState_CONTAINER_EXITED && !shouldRestart(pod.Spec.RestartPolicy, latest.ExitCode):
+		return nil
+	case !current && latest.State == runtimeapi.ContainerState_CONTAINER_EXITED && !shouldRestart(pod.Spec.RestartPolicy, latest.ExitCode) &&
+		pod.Spec.RestartPolicy != corev1.RestartPolicyAlways:
+		// It finished in an earlier sandbox; a new sandbox does not
+		// run it again.
+		return nil
+	}
+	// It exited (or its sandbox is gone): restart, unless the back-off
+	// says wait.
+	return s.restartContainer(ctx, run, c, latest)
+}
+
+// startCreated starts a container a previous sync created but did not
+// get to start; a failure is recorded for the status and retried.
+func (s *podSyncer) startCreated(ctx context.Context, run *podRun, c *corev1.Container, id string) {
+	if err := s.runtime.StartContainer(ctx, id); err != nil {
+		s.event(containerRef(run.pod, c.Name), corev1.EventTypeWarning, eventFailed, "Error: %v", err)
+		run.waiting[c.Name] = waitingReason{reason: reasonRunContainerError, message: err.Error()}
+		run.result.requeue(retryInterval)
+		return
+	}
+	s.event(containerRef(run.pod, c.Name), corev1.EventTypeNormal, eventStarted, "Container started")
+}
+
+// restartContainer starts a new attempt of container c, whose newest run
+// (latest) has exited, unless c's restart back-off says to wait: then c
+// waits in CrashLoopBackOff and the pod is requeued for when the
+// back-off ends.
+func (s *podSyncer) restartContainer(ctx context.Context, run *podRun, c *corev1.Container, latest *runtimeapi.ContainerStatus) error {
+	pod := run.pod
+	now := s.clock.Now()
+	key := backoffKey(pod.UID, c.Name)
+	finished := time.Unix(0, latest.FinishedAt)
+	if latest.FinishedAt == 0 {
+		finished = now
+	}
+	if until := s.backoff.waitUntil(key, finished); now.Before(until) {
+		delay := s.backoff.current(key)
+		run.waiting[c.Name] = waitingReason{
+			reason:  reasonCrashLoopBackOff,
+			message: fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)", delay, c.Name, pod.Name, pod.Namespace, pod.UID),
+		}
+		s.event(containerRef(pod, c.Name), corev1.EventTypeWarning, eventBackOff, "Back-off restarting failed container %s in pod %s_%s(%s)", c.Name, pod.Name, pod.Namespace, pod.UID)
+		run.result.requeue(until.Sub(now))
+		return nil
+	}
+	s.backoff.failed(key, finished)
+	_, err := s.startContainer(ctx, pod, c, run.sandboxID, run.sandboxCfg, latest.GetMetadata().GetAttempt()+1, run.state.sandboxIP(), run.waiting, run.result)
+	return err
 }
 
 // ensureSandbox returns the pod's ready sandbox, creating one (and
@@ -310,6 +383,20 @@ func (s *podSyncer) startContainer(ctx context.Context, pod *corev1.Pod, c *core
 		return false, nil
 	}
 	s.event(ref, corev1.EventTypeNormal, eventStarted, "Container started")
+	if c.Lifecycle != nil && c.Lifecycle.PostStart != nil {
+		if msg, err := s.runHook(ctx, pod, c, id, c.Lifecycle.PostStart); err != nil {
+			// As the kubelet: the event leaves the hook's output out (it
+			// may hold secrets); the status carries it while the
+			// container waits.
+			klog.FromContext(ctx).V(1).Info("postStart hook failed", "pod", klog.KObj(pod), "container", c.Name, "err", err)
+			s.event(ref, corev1.EventTypeWarning, eventFailedPostStartHook, "PostStartHook failed")
+			if err := s.killContainer(ctx, pod, c, id, gracePeriod(pod), "FailedPostStartHook"); err != nil {
+				return false, err
+			}
+			waiting[c.Name] = waitingReason{reason: reasonPostStartHookError, message: msg}
+			return false, nil
+		}
+	}
 	return true, nil
 }
 
@@ -367,10 +454,12 @@ func (s *podSyncer) ensureImage(ctx context.Context, pod *corev1.Pod, c *corev1.
 	return true
 }
 
-// terminatePod kills a pod being deleted (SIGTERM, SIGKILL after its
-// grace period), removes its sandboxes, then deletes the pod object with
-// grace 0, which is what lets the API server forget it.
+// terminatePod kills a pod being deleted (preStop hooks, SIGTERM,
+// SIGKILL when its grace period ends), removes its sandboxes, then
+// deletes the pod object with grace 0, which is what lets the API server
+// forget it.
 func (s *podSyncer) terminatePod(ctx context.Context, pod *corev1.Pod) error {
+	s.probes.RemovePod(pod.UID)
 	grace := gracePeriod(pod)
 	if pod.DeletionGracePeriodSeconds != nil {
 		grace = max(*pod.DeletionGracePeriodSeconds, minimumGracePeriod)
@@ -412,35 +501,17 @@ func (s *podSyncer) cleanupPod(ctx context.Context, uid types.UID, grace int64) 
 	return nil
 }
 
-// stopSandboxes stops the pod's running containers in parallel, each
-// with grace seconds between SIGTERM and SIGKILL (with a Killing event
-// when pod is given), then stops its sandboxes, releasing the IP.
+// stopSandboxes stops the pod's running containers, then its sandboxes,
+// releasing the IP. Each container gets grace seconds from its preStop
+// hook to SIGKILL (see killContainers); when pod is nil (its object is
+// gone) no hook runs and no event is recorded.
 func (s *podSyncer) stopSandboxes(ctx context.Context, uid types.UID, grace int64, pod *corev1.Pod) error {
 	containers, err := s.runtime.ListContainers(ctx, &runtimeapi.ContainerFilter{LabelSelector: map[string]string{cri.LabelPodUID: string(uid)}})
 	if err != nil {
 		return err
 	}
-	var wg sync.WaitGroup
-	errs := make(chan error, len(containers))
-	for _, c := range containers {
-		if c.State == runtimeapi.ContainerState_CONTAINER_EXITED {
-			continue
-		}
-		if pod != nil {
-			s.event(containerRef(pod, c.GetMetadata().GetName()), corev1.EventTypeNormal, eventKilling, "Stopping container %s", c.GetMetadata().GetName())
-		}
-		wg.Add(1)
-		go func(id string) {
-			defer wg.Done()
-			errs <- s.runtime.StopContainer(ctx, id, grace)
-		}(c.Id)
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			return err
-		}
+	if err := s.killContainers(ctx, pod, containers, grace); err != nil {
+		return err
 	}
 	sandboxes, err := s.runtime.ListPodSandbox(ctx, &runtimeapi.PodSandboxFilter{LabelSelector: map[string]string{cri.LabelPodUID: string(uid)}})
 	if err != nil {
@@ -565,11 +636,18 @@ func (s *podSyncer) event(obj any, eventType, reason, format string, args ...any
 }
 
 // containerRef refers to one container of a pod, as kubelet events do
-// (kubectl describe shows "spec.containers{name}").
+// (kubectl describe shows "spec.containers{name}", or
+// "spec.initContainers{name}" for an init container).
 func containerRef(pod *corev1.Pod, name string) *corev1.ObjectReference {
+	path := fmt.Sprintf("spec.containers{%s}", name)
+	for _, c := range pod.Spec.InitContainers {
+		if c.Name == name {
+			path = fmt.Sprintf("spec.initContainers{%s}", name)
+		}
+	}
 	return &corev1.ObjectReference{
 		Kind: "Pod", APIVersion: "v1", Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID,
-		ResourceVersion: pod.ResourceVersion, FieldPath: fmt.Sprintf("spec.containers{%s}", name),
+		ResourceVersion: pod.ResourceVersion, FieldPath: path,
 	}
 }
 
@@ -606,6 +684,7 @@ func (s *podSyncer) lastPullError(uid types.UID, container string) string {
 
 // forget drops what the syncer remembers about a pod.
 func (s *podSyncer) forget(uid types.UID) {
+	s.probes.RemovePod(uid)
 	s.mu.Lock()
 	delete(s.waiting, uid)
 	delete(s.pullErr, uid)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/navarch/navarch/internal/agent/cri"
 	"github.com/navarch/navarch/internal/agent/cri/fakecri"
+	"github.com/navarch/navarch/internal/agent/prober"
 )
 
 // syncHarness drives syncPod against the fake runtime and a fake API.
@@ -54,8 +55,10 @@ func newSyncHarness(t testing.TB, objects ...any) *syncHarness {
 			t.Fatalf("seeding the API: %v", err)
 		}
 	}
+	probes := prober.NewManager(context.Background(), prober.Config{Runner: h.runtime, Recorder: h.recorder, Clock: h.clock})
+	t.Cleanup(probes.Stop)
 	h.syncer = (&podSyncer{
-		runtime: h.runtime, client: h.client, recorder: h.recorder, clock: h.clock,
+		runtime: h.runtime, client: h.client, recorder: h.recorder, clock: h.clock, probes: probes,
 		objects: apiObjects{h.client}, nodeName: "n1", hostIP: "192.0.2.10", runtimeName: "fakecri",
 		logRoot: t.TempDir(), dns: dnsSettings{clusterDNS: []string{"10.43.0.10"}, clusterDomain: "cluster.local"},
 		allocatable: corev1.ResourceList{}, memoryCapacity: 1 << 30,
@@ -326,9 +329,13 @@ func TestSyncPodRestartPolicy(t *testing.T) {
 				if after.Status.PodIP == "" {
 					t.Errorf("a finished pod lost its podIP in status; upstream keeps it")
 				}
+				wantReason := reasonPodCompleted
+				if tt.wantPhase == corev1.PodFailed {
+					wantReason = reasonPodFailed
+				}
 				for _, c := range after.Status.Conditions {
-					if c.Type == corev1.PodReady && (c.Status != corev1.ConditionFalse || c.Reason != reasonPodCompleted) {
-						t.Errorf("Ready condition = %+v, want False PodCompleted", c)
+					if c.Type == corev1.PodReady && (c.Status != corev1.ConditionFalse || c.Reason != wantReason) {
+						t.Errorf("Ready condition = %+v, want False %s", c, wantReason)
 					}
 				}
 			}

@@ -8,13 +8,17 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 	"k8s.io/utils/ptr"
+
+	"github.com/navarch/navarch/internal/agent/prober"
 )
 
 // Waiting reasons, as the kubelet reports them.
 const (
 	reasonContainerCreating          = "ContainerCreating"
+	reasonPodInitializing            = "PodInitializing"
 	reasonCrashLoopBackOff           = "CrashLoopBackOff"
 	reasonErrImagePull               = "ErrImagePull"
 	reasonImagePullBackOff           = "ImagePullBackOff"
@@ -22,11 +26,19 @@ const (
 	reasonCreateContainerConfigError = "CreateContainerConfigError"
 	reasonCreateContainerError       = "CreateContainerError"
 	reasonRunContainerError          = "RunContainerError"
+	reasonPostStartHookError         = "PostStartHookError"
+)
+
+// Condition reasons, as the kubelet gives them.
+const (
 	// reasonContainersNotReady is the reason of a False Ready or
-	// ContainersReady condition; reasonPodCompleted replaces it once the
-	// pod has finished.
-	reasonContainersNotReady = "ContainersNotReady"
-	reasonPodCompleted       = "PodCompleted"
+	// ContainersReady condition; reasonPodCompleted and reasonPodFailed
+	// replace it once the pod has finished.
+	reasonContainersNotReady       = "ContainersNotReady"
+	reasonPodCompleted             = "PodCompleted"
+	reasonPodFailed                = "PodFailed"
+	reasonContainersNotInitialized = "ContainersNotInitialized"
+	reasonReadinessGatesNotReady   = "ReadinessGatesNotReady"
 )
 
 // waitingReason is why a container is not running, when the runtime's
@@ -80,14 +92,26 @@ type statusInput struct {
 	// runtimeName prefixes container ids ("containerd://...").
 	runtimeName string
 	now         time.Time
+	// probes holds the probe results; nil means none yet.
+	probes probeResults
+	// finished: no container of the pod will run again (podFinished),
+	// so the phase is final whatever the restart policy says.
+	finished bool
+}
+
+// probeResults is what the status reads from the prober
+// (*prober.Manager).
+type probeResults interface {
+	Result(uid types.UID, containerID string, typ prober.Type) (prober.Result, bool)
 }
 
 // computePodStatus returns the pod's status as the kubelet shapes it:
 // phase, conditions (PodReadyToStartContainers, Initialized, Ready,
-// ContainersReady, PodScheduled), container statuses, IPs and start time.
-// Fields the agent does not own (qosClass, nominatedNodeName, resize...)
-// are kept from the pod's current status, and condition transition times
-// move only when a condition's status changes.
+// ContainersReady, PodScheduled), init and app container statuses, IPs
+// and start time. Fields the agent does not own (qosClass,
+// nominatedNodeName, resize...) are kept from the pod's current status,
+// and condition transition times move only when a condition's status
+// changes.
 func computePodStatus(pod *corev1.Pod, in statusInput) corev1.PodStatus {
 	old := pod.Status
 	st := *old.DeepCopy()
@@ -115,9 +139,13 @@ func computePodStatus(pod *corev1.Pod, in statusInput) corev1.PodStatus {
 		st.ObservedGeneration = pod.Generation
 	}
 
+	st.InitContainerStatuses = nil
+	for i := range pod.Spec.InitContainers {
+		st.InitContainerStatuses = append(st.InitContainerStatuses, containerStatus(pod, &pod.Spec.InitContainers[i], true, in))
+	}
 	statuses := make([]corev1.ContainerStatus, 0, len(pod.Spec.Containers))
 	for i := range pod.Spec.Containers {
-		statuses = append(statuses, containerStatus(&pod.Spec.Containers[i], in))
+		statuses = append(statuses, containerStatus(pod, &pod.Spec.Containers[i], false, in))
 	}
 	st.ContainerStatuses = statuses
 
@@ -125,7 +153,7 @@ func computePodStatus(pod *corev1.Pod, in statusInput) corev1.PodStatus {
 	if terminal {
 		st.Phase = old.Phase
 	} else {
-		st.Phase = podPhase(pod, statuses)
+		st.Phase = podPhase(pod, st.InitContainerStatuses, statuses, in.finished)
 	}
 	if st.Phase == corev1.PodSucceeded || st.Phase == corev1.PodFailed {
 		// A finished pod's containers are no longer ready, whatever the
@@ -133,30 +161,21 @@ func computePodStatus(pod *corev1.Pod, in statusInput) corev1.PodStatus {
 		for i := range st.ContainerStatuses {
 			st.ContainerStatuses[i].Ready = false
 		}
+		for i := range st.InitContainerStatuses {
+			if isSidecar(&pod.Spec.InitContainers[i]) {
+				st.InitContainerStatuses[i].Ready = false
+			}
+		}
 	}
 
-	var notReady []string
-	for _, cs := range st.ContainerStatuses {
-		if !cs.Ready {
-			notReady = append(notReady, cs.Name)
-		}
-	}
 	sandboxReady := in.state.sandbox != nil && in.state.sandbox.State == runtimeapi.PodSandboxState_SANDBOX_READY
+	containersReady := containersReadyCondition(pod, &st)
 	conditions := []corev1.PodCondition{
 		{Type: corev1.PodReadyToStartContainers, Status: conditionStatus(sandboxReady)},
-		{Type: corev1.PodInitialized, Status: corev1.ConditionTrue},
+		initializedCondition(pod, &st),
+		readyCondition(pod, containersReady, old.Conditions),
+		containersReady,
 	}
-	ready := corev1.PodCondition{Type: corev1.PodReady, Status: conditionStatus(len(notReady) == 0)}
-	containersReady := corev1.PodCondition{Type: corev1.ContainersReady, Status: conditionStatus(len(notReady) == 0)}
-	if len(notReady) > 0 {
-		reason, msg := reasonContainersNotReady, fmt.Sprintf("containers with unready status: [%s]", strings.Join(notReady, " "))
-		if st.Phase == corev1.PodSucceeded || st.Phase == corev1.PodFailed {
-			reason, msg = reasonPodCompleted, ""
-		}
-		ready.Reason, ready.Message = reason, msg
-		containersReady.Reason, containersReady.Message = reason, msg
-	}
-	conditions = append(conditions, ready, containersReady)
 	scheduled := corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionTrue}
 	var others []corev1.PodCondition
 	for _, c := range old.Conditions {
@@ -188,6 +207,95 @@ func computePodStatus(pod *corev1.Pod, in statusInput) corev1.PodStatus {
 	return st
 }
 
+// containersReadyCondition is True when every app container and every
+// sidecar is ready, as the kubelet's.
+func containersReadyCondition(pod *corev1.Pod, st *corev1.PodStatus) corev1.PodCondition {
+	cond := corev1.PodCondition{Type: corev1.ContainersReady, Status: corev1.ConditionTrue}
+	switch st.Phase {
+	case corev1.PodSucceeded:
+		cond.Status, cond.Reason = corev1.ConditionFalse, reasonPodCompleted
+		return cond
+	case corev1.PodFailed:
+		cond.Status, cond.Reason = corev1.ConditionFalse, reasonPodFailed
+		return cond
+	}
+	var notReady []string
+	for i, cs := range st.InitContainerStatuses {
+		if isSidecar(&pod.Spec.InitContainers[i]) && !cs.Ready {
+			notReady = append(notReady, cs.Name)
+		}
+	}
+	for _, cs := range st.ContainerStatuses {
+		if !cs.Ready {
+			notReady = append(notReady, cs.Name)
+		}
+	}
+	if len(notReady) > 0 {
+		cond.Status, cond.Reason = corev1.ConditionFalse, reasonContainersNotReady
+		cond.Message = fmt.Sprintf("containers with unready status: [%s]", strings.Join(notReady, " "))
+	}
+	return cond
+}
+
+// readyCondition is ContainersReady, further held False by readiness
+// gates whose conditions are not True, as the kubelet's.
+func readyCondition(pod *corev1.Pod, containersReady corev1.PodCondition, conditions []corev1.PodCondition) corev1.PodCondition {
+	cond := containersReady
+	cond.Type = corev1.PodReady
+	if cond.Status != corev1.ConditionTrue {
+		return cond
+	}
+	var unready []string
+	for _, gate := range pod.Spec.ReadinessGates {
+		var found *corev1.PodCondition
+		for i := range conditions {
+			if conditions[i].Type == gate.ConditionType {
+				found = &conditions[i]
+			}
+		}
+		switch {
+		case found == nil:
+			unready = append(unready, fmt.Sprintf("corresponding condition of pod readiness gate %q does not exist.", gate.ConditionType))
+		case found.Status != corev1.ConditionTrue:
+			unready = append(unready, fmt.Sprintf("the status of pod readiness gate %q is not \"True\", but %v", gate.ConditionType, found.Status))
+		}
+	}
+	if len(unready) > 0 {
+		cond.Status, cond.Reason, cond.Message = corev1.ConditionFalse, reasonReadinessGatesNotReady, strings.Join(unready, ", ")
+	}
+	return cond
+}
+
+// initializedCondition is True once every init container has succeeded
+// (a sidecar: started), or an app container has run, as the kubelet's.
+func initializedCondition(pod *corev1.Pod, st *corev1.PodStatus) corev1.PodCondition {
+	cond := corev1.PodCondition{Type: corev1.PodInitialized, Status: corev1.ConditionTrue}
+	if len(pod.Spec.InitContainers) == 0 {
+		return cond
+	}
+	if st.Phase == corev1.PodSucceeded {
+		cond.Reason = reasonPodCompleted
+		return cond
+	}
+	for _, cs := range st.ContainerStatuses {
+		if cs.State.Running != nil || cs.State.Terminated != nil {
+			return cond
+		}
+	}
+	var incomplete []string
+	for i, cs := range st.InitContainerStatuses {
+		c := &pod.Spec.InitContainers[i]
+		if isSidecar(c) && (cs.Started == nil || !*cs.Started) || !isSidecar(c) && !cs.Ready {
+			incomplete = append(incomplete, c.Name)
+		}
+	}
+	if len(incomplete) > 0 {
+		cond.Status, cond.Reason = corev1.ConditionFalse, reasonContainersNotInitialized
+		cond.Message = fmt.Sprintf("containers with incomplete status: [%s]", strings.Join(incomplete, " "))
+	}
+	return cond
+}
+
 func conditionStatus(b bool) corev1.ConditionStatus {
 	if b {
 		return corev1.ConditionTrue
@@ -196,15 +304,19 @@ func conditionStatus(b bool) corev1.ConditionStatus {
 }
 
 // containerStatus is one container's status from its newest runtime
-// container (state) and the one before (lastState).
-func containerStatus(c *corev1.Container, in statusInput) corev1.ContainerStatus {
+// container (state) and the one before (lastState). init says c is an
+// init container.
+func containerStatus(pod *corev1.Pod, c *corev1.Container, init bool, in statusInput) corev1.ContainerStatus {
 	cs := corev1.ContainerStatus{Name: c.Name, Image: c.Image, Started: ptr.To(false)}
 	history := in.state.latestContainers(c.Name)
 	waiting, hasWaiting := in.waiting[c.Name]
-	if len(history) == 0 {
-		if !hasWaiting {
-			waiting = waitingReason{reason: reasonContainerCreating}
+	if !hasWaiting {
+		waiting = waitingReason{reason: reasonContainerCreating}
+		if len(pod.Spec.InitContainers) > 0 {
+			waiting.reason = reasonPodInitializing
 		}
+	}
+	if len(history) == 0 {
 		cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: waiting.reason, Message: waiting.message}
 		return cs
 	}
@@ -222,8 +334,8 @@ func containerStatus(c *corev1.Container, in statusInput) corev1.ContainerStatus
 	switch latest.State {
 	case runtimeapi.ContainerState_CONTAINER_RUNNING:
 		cs.State.Running = &corev1.ContainerStateRunning{StartedAt: nanoTime(latest.StartedAt)}
-		cs.Ready = containerReady(c, latest)
-		cs.Started = ptr.To(true)
+		started, ready := runningHealth(pod, c, init, cs.ContainerID, latest.Id, in.probes)
+		cs.Started, cs.Ready = ptr.To(started), ready
 		cs.LastTerminationState = terminatedState(previous, in.runtimeName)
 	case runtimeapi.ContainerState_CONTAINER_EXITED:
 		if hasWaiting {
@@ -234,6 +346,8 @@ func containerStatus(c *corev1.Container, in statusInput) corev1.ContainerStatus
 		} else {
 			cs.State = terminatedState(latest, in.runtimeName)
 			cs.LastTerminationState = terminatedState(previous, in.runtimeName)
+			// A regular init container is ready once it has succeeded.
+			cs.Ready = init && !isSidecar(c) && latest.ExitCode == 0
 		}
 	default:
 		// Created but not started, or unknown.
@@ -246,9 +360,61 @@ func containerStatus(c *corev1.Container, in statusInput) corev1.ContainerStatus
 	return cs
 }
 
-// containerReady is whether a running container counts as ready. Seam
-// for readiness probes: with none, running is ready.
-func containerReady(_ *corev1.Container, _ *runtimeapi.ContainerStatus) bool { return true }
+// runningHealth says whether a running container has started and is
+// ready, as the kubelet's prober manager: started once its startup probe
+// (if any) passed; ready once started and its readiness probe (if any)
+// passed. A regular init container is started but never ready while it
+// runs. Before a probe has concluded for this container, a started or
+// ready status the pod already shows for the same container stands (a
+// restarted agent keeps a ready pod ready until the probe says
+// otherwise).
+func runningHealth(pod *corev1.Pod, c *corev1.Container, init bool, statusID, runtimeID string, probes probeResults) (started, ready bool) {
+	if init && !isSidecar(c) {
+		return true, false
+	}
+	previous := previousStatus(pod, c.Name, statusID)
+	result := func(typ prober.Type) (prober.Result, bool) {
+		if probes == nil {
+			return prober.Unknown, false
+		}
+		return probes.Result(pod.UID, runtimeID, typ)
+	}
+	started = true
+	if c.StartupProbe != nil {
+		r, ok := result(prober.Startup)
+		started = r == prober.Success || !ok && previous != nil && previous.Started != nil && *previous.Started
+	}
+	if !started {
+		return false, false
+	}
+	if c.ReadinessProbe == nil {
+		return true, true
+	}
+	r, ok := result(prober.Readiness)
+	if ok {
+		return true, r == prober.Success
+	}
+	return true, previous != nil && previous.Ready
+}
+
+// previousStatus returns the pod's current status of container name if
+// it is about the container statusID, nil otherwise.
+func previousStatus(pod *corev1.Pod, name, statusID string) *corev1.ContainerStatus {
+	for _, list := range [][]corev1.ContainerStatus{pod.Status.ContainerStatuses, pod.Status.InitContainerStatuses} {
+		for i := range list {
+			if list[i].Name == name && list[i].ContainerID == statusID {
+				return &list[i]
+			}
+		}
+	}
+	return nil
+}
+
+// isSidecar reports whether init container c is a sidecar: restarted
+// whenever it exits, and running alongside the app containers.
+func isSidecar(c *corev1.Container) bool {
+	return c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways
+}
 
 // terminatedState is the terminated state of an exited container (empty
 // for nil or a container that has not exited).
@@ -282,64 +448,130 @@ func nanoTime(ns int64) metav1.Time {
 	return metav1.NewTime(time.Unix(0, ns)).Rfc3339Copy()
 }
 
-// podPhase derives the phase from the container statuses, as upstream's
-// kubelet: any container waiting for its first start keeps the pod
-// Pending; running containers make it Running; when all have stopped,
-// the restart policy decides between Running (they will restart),
-// Succeeded and Failed.
-func podPhase(pod *corev1.Pod, statuses []corev1.ContainerStatus) corev1.PodPhase {
-	var pending, running, stopped, succeeded int
-	for _, cs := range statuses {
+// podPhase derives the phase from the container statuses, as
+// upstream's kubelet: an init container that failed under restartPolicy
+// Never fails the pod; an unfinished initialization or a container
+// waiting for its first start keeps it Pending; running containers make
+// it Running; when all have stopped, the restart policy (or finished,
+// when nothing will run again) decides between Running, Succeeded and
+// Failed.
+func podPhase(pod *corev1.Pod, initStatuses, statuses []corev1.ContainerStatus, finished bool) corev1.PodPhase {
+	find := func(list []corev1.ContainerStatus, name string) (corev1.ContainerStatus, bool) {
+		for _, cs := range list {
+			if cs.Name == name {
+				return cs, true
+			}
+		}
+		return corev1.ContainerStatus{}, false
+	}
+	var pendingInit, failedInit int
+	var unknown, running, waiting, stopped, succeeded int
+	for i := range pod.Spec.InitContainers {
+		c := &pod.Spec.InitContainers[i]
+		cs, ok := find(initStatuses, c.Name)
+		if isSidecar(c) {
+			switch {
+			case !ok:
+				unknown++
+			case cs.State.Running != nil:
+				if cs.Started == nil || !*cs.Started {
+					pendingInit++
+				}
+				running++
+			case cs.State.Terminated != nil:
+			case cs.State.Waiting != nil && cs.LastTerminationState.Terminated != nil:
+			default:
+				pendingInit++
+				waiting++
+			}
+			continue
+		}
 		switch {
+		case !ok || cs.State.Running != nil:
+			pendingInit++
+		case cs.State.Terminated != nil:
+			if cs.State.Terminated.ExitCode != 0 {
+				failedInit++
+			}
+		case cs.State.Waiting != nil && cs.LastTerminationState.Terminated != nil:
+			if cs.LastTerminationState.Terminated.ExitCode != 0 {
+				failedInit++
+			}
+		default:
+			pendingInit++
+		}
+	}
+	anyStarted := false
+	for _, c := range pod.Spec.Containers {
+		cs, ok := find(statuses, c.Name)
+		switch {
+		case !ok:
+			unknown++
 		case cs.State.Running != nil:
 			running++
+			anyStarted = true
 		case cs.State.Terminated != nil:
 			stopped++
+			anyStarted = true
 			if cs.State.Terminated.ExitCode == 0 {
 				succeeded++
 			}
+		case cs.State.Waiting != nil && cs.LastTerminationState.Terminated != nil:
+			stopped++
 		case cs.State.Waiting != nil:
-			if cs.LastTerminationState.Terminated != nil {
-				stopped++
-				if cs.LastTerminationState.Terminated.ExitCode == 0 {
-					succeeded++
-				}
-			} else {
-				pending++
-			}
+			waiting++
 		default:
-			pending++
+			unknown++
 		}
 	}
+	if failedInit > 0 && pod.Spec.RestartPolicy == corev1.RestartPolicyNever {
+		return corev1.PodFailed
+	}
 	switch {
-	case pending > 0:
+	case pendingInit > 0 && !anyStarted, waiting > 0:
 		return corev1.PodPending
-	case running > 0:
+	case running > 0 && unknown == 0:
 		return corev1.PodRunning
-	case stopped > 0:
-		switch pod.Spec.RestartPolicy {
-		case corev1.RestartPolicyAlways:
-			return corev1.PodRunning
-		case corev1.RestartPolicyOnFailure:
-			if stopped == succeeded {
-				return corev1.PodSucceeded
-			}
-			return corev1.PodRunning
-		default:
+	case running == 0 && stopped > 0 && unknown == 0:
+		if finished {
 			if stopped == succeeded {
 				return corev1.PodSucceeded
 			}
 			return corev1.PodFailed
 		}
+		switch pod.Spec.RestartPolicy {
+		case corev1.RestartPolicyAlways:
+			return corev1.PodRunning
+		case corev1.RestartPolicyNever:
+			if stopped == succeeded {
+				return corev1.PodSucceeded
+			}
+			return corev1.PodFailed
+		}
+		if stopped == succeeded {
+			return corev1.PodSucceeded
+		}
+		return corev1.PodRunning
 	}
 	return corev1.PodPending
 }
 
 // podFinished reports whether no container of the pod will run again:
-// every container has exited and the restart policy will not restart it.
+// an init container failed under restartPolicy Never, or every app
+// container has exited and the restart policy will not restart it
+// (sidecars do not count: they are stopped once the app is done).
 func podFinished(pod *corev1.Pod, state runtimeState) bool {
 	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
 		return true
+	}
+	if pod.Spec.RestartPolicy == corev1.RestartPolicyNever {
+		for i := range pod.Spec.InitContainers {
+			c := &pod.Spec.InitContainers[i]
+			history := state.latestContainers(c.Name)
+			if !isSidecar(c) && len(history) > 0 && history[0].State == runtimeapi.ContainerState_CONTAINER_EXITED && history[0].ExitCode != 0 {
+				return true
+			}
+		}
 	}
 	if len(pod.Spec.Containers) == 0 {
 		return false

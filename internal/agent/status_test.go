@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -9,22 +10,28 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+	"k8s.io/utils/ptr"
 )
 
 func mustQuantity(s string) resource.Quantity { return resource.MustParse(s) }
 
 func TestPodPhase(t *testing.T) {
-	running := corev1.ContainerStatus{State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}
+	running := corev1.ContainerStatus{State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}, Started: ptrBool(true)}
 	exited := func(code int32) corev1.ContainerStatus {
 		return corev1.ContainerStatus{State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: code}}}
 	}
 	creating := corev1.ContainerStatus{State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}}}
+	initializing := corev1.ContainerStatus{State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "PodInitializing"}}}
 	backoff := corev1.ContainerStatus{State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}},
 		LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 1}}}
 	tests := []struct {
 		name     string
 		policy   corev1.RestartPolicy
+		init     []corev1.ContainerStatus
 		statuses []corev1.ContainerStatus
+		// sidecar makes the first init container a sidecar.
+		sidecar  bool
+		finished bool
 		want     corev1.PodPhase
 	}{
 		{name: "creating", policy: corev1.RestartPolicyAlways, statuses: []corev1.ContainerStatus{creating}, want: corev1.PodPending},
@@ -37,11 +44,45 @@ func TestPodPhase(t *testing.T) {
 		{name: "OnFailure, failed is Running", policy: corev1.RestartPolicyOnFailure, statuses: []corev1.ContainerStatus{exited(1)}, want: corev1.PodRunning},
 		{name: "OnFailure, succeeded", policy: corev1.RestartPolicyOnFailure, statuses: []corev1.ContainerStatus{exited(0)}, want: corev1.PodSucceeded},
 		{name: "Always, exited is Running", policy: corev1.RestartPolicyAlways, statuses: []corev1.ContainerStatus{exited(0)}, want: corev1.PodRunning},
+		{name: "init running", policy: corev1.RestartPolicyAlways, init: []corev1.ContainerStatus{running, initializing},
+			statuses: []corev1.ContainerStatus{initializing}, want: corev1.PodPending},
+		{name: "init in back-off", policy: corev1.RestartPolicyAlways, init: []corev1.ContainerStatus{backoff, initializing},
+			statuses: []corev1.ContainerStatus{initializing}, want: corev1.PodPending},
+		{name: "init failed under Never", policy: corev1.RestartPolicyNever, init: []corev1.ContainerStatus{exited(0), exited(1)},
+			statuses: []corev1.ContainerStatus{initializing}, want: corev1.PodFailed},
+		{name: "init done, app running", policy: corev1.RestartPolicyAlways, init: []corev1.ContainerStatus{exited(0), exited(0)},
+			statuses: []corev1.ContainerStatus{running}, want: corev1.PodRunning},
+		{name: "sidecar running, app done, pod finished", policy: corev1.RestartPolicyNever, sidecar: true, finished: true,
+			init: []corev1.ContainerStatus{running, exited(0)}, statuses: []corev1.ContainerStatus{exited(0)}, want: corev1.PodRunning},
+		{name: "sidecar stopped, app done, pod finished", policy: corev1.RestartPolicyNever, sidecar: true, finished: true,
+			init: []corev1.ContainerStatus{exited(137), exited(0)}, statuses: []corev1.ContainerStatus{exited(0)}, want: corev1.PodSucceeded},
+		{name: "sidecar not started yet", policy: corev1.RestartPolicyAlways, sidecar: true,
+			init:     []corev1.ContainerStatus{{State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}, Started: ptrBool(false)}, initializing},
+			statuses: []corev1.ContainerStatus{initializing}, want: corev1.PodPending},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			pod := &corev1.Pod{Spec: corev1.PodSpec{RestartPolicy: tt.policy}}
-			if got := podPhase(pod, tt.statuses); got != tt.want {
+			name := func(prefix string, list []corev1.ContainerStatus) []corev1.ContainerStatus {
+				out := make([]corev1.ContainerStatus, len(list))
+				for i, cs := range list {
+					cs.Name = fmt.Sprintf("%s%d", prefix, i)
+					out[i] = cs
+				}
+				return out
+			}
+			initStatuses, statuses := name("init", tt.init), name("app", tt.statuses)
+			for i, cs := range initStatuses {
+				c := corev1.Container{Name: cs.Name}
+				if i == 0 && tt.sidecar {
+					c.RestartPolicy = ptr.To(corev1.ContainerRestartPolicyAlways)
+				}
+				pod.Spec.InitContainers = append(pod.Spec.InitContainers, c)
+			}
+			for _, cs := range statuses {
+				pod.Spec.Containers = append(pod.Spec.Containers, corev1.Container{Name: cs.Name})
+			}
+			if got := podPhase(pod, initStatuses, statuses, tt.finished); got != tt.want {
 				t.Errorf("podPhase = %s, want %s", got, tt.want)
 			}
 		})

@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,9 +16,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
 	"github.com/navarch/navarch/internal/agent"
@@ -365,21 +362,6 @@ func expectFile(t *testing.T, ip string, port int, path, want string) {
 	if code, body := podGet(t, ip, port, "/file", "path", path); code != http.StatusOK || body != want {
 		t.Errorf("%s in the container = %d %q, want %q", path, code, body, want)
 	}
-}
-
-// waitEvent waits for an event about pod with reason and message.
-func waitEvent(t *testing.T, client kubernetes.Interface, pod, reason, message string) {
-	t.Helper()
-	framework.WaitFor(t, 30*time.Second, fmt.Sprintf("event %s %q on %s", reason, message, pod), func() (bool, error) {
-		events, err := client.CoreV1().Events("default").List(context.Background(), metav1.ListOptions{
-			FieldSelector: fields.OneTermEqualSelector("involvedObject.name", pod).String()})
-		if err != nil {
-			return false, err
-		}
-		return slices.ContainsFunc(events.Items, func(e corev1.Event) bool {
-			return e.Reason == reason && e.Message == message && e.Source.Component == "kubelet"
-		}), nil
-	})
 }
 
 // mountsUnder lists the host's mount points under dir.

@@ -188,6 +188,30 @@ func (c *Client) ContainerStatus(ctx context.Context, id string) (*runtimeapi.Co
 	return resp.Status, nil
 }
 
+// execTimeoutSlack is how much longer than the command's own timeout an
+// ExecSync call may take: the runtime needs time to kill the command and
+// answer.
+const execTimeoutSlack = 10 * time.Second
+
+func (c *Client) ExecSync(ctx context.Context, id string, cmd []string, timeout time.Duration) (*runtimeapi.ExecSyncResponse, error) {
+	req := &runtimeapi.ExecSyncRequest{ContainerId: id, Cmd: cmd}
+	if timeout > 0 {
+		// CRI counts whole seconds; a sub-second timeout rounds up.
+		req.Timeout = int64((timeout + time.Second - 1) / time.Second)
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout+execTimeoutSlack)
+		defer cancel()
+	}
+	resp, err := c.runtime.ExecSync(ctx, req)
+	if err != nil {
+		if status.Code(err) == codes.DeadlineExceeded {
+			return nil, fmt.Errorf("%w: command %q in container %s: %w", ErrExecTimeout, strings.Join(cmd, " "), id, err)
+		}
+		return nil, fmt.Errorf("cri: exec in container %s: %w", id, err)
+	}
+	return resp, nil
+}
+
 func (c *Client) ImageStatus(ctx context.Context, image *runtimeapi.ImageSpec) (*runtimeapi.Image, error) {
 	resp, err := c.images.ImageStatus(ctx, &runtimeapi.ImageStatusRequest{Image: image})
 	if err != nil {

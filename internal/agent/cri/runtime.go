@@ -2,6 +2,8 @@ package cri
 
 import (
 	"context"
+	"errors"
+	"time"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
@@ -50,7 +52,16 @@ type ContainerManager interface {
 	RemoveContainer(ctx context.Context, id string) error
 	ListContainers(ctx context.Context, filter *runtimeapi.ContainerFilter) ([]*runtimeapi.Container, error)
 	ContainerStatus(ctx context.Context, id string) (*runtimeapi.ContainerStatus, error)
+	// ExecSync runs cmd in a running container and waits for it to end,
+	// returning its output and exit code. A positive timeout bounds the
+	// command; when it passes, the error wraps ErrExecTimeout. A non-zero
+	// exit code is not an error.
+	ExecSync(ctx context.Context, id string, cmd []string, timeout time.Duration) (*runtimeapi.ExecSyncResponse, error)
 }
+
+// ErrExecTimeout is wrapped by the error of an ExecSync whose command
+// outlived its timeout.
+var ErrExecTimeout = errors.New("cri: exec timed out")
 
 // ImageManager looks up and pulls images in the runtime's image store.
 type ImageManager interface {

@@ -7,7 +7,9 @@
 // Containers run until a test ends them with Exit; StopContainer ends
 // them at once with exit code 137 and reason "Error". Running
 // containers report the usage a test sets with SetUsage; sandbox stats
-// are the sums of their containers (or fail, FailSandboxStats).
+// are the sums of their containers (or fail, FailSandboxStats). ExecSync
+// answers with what a test's SetExec function says (exit 0 by default)
+// and only for running containers.
 //
 // What it does not do: it runs no process, sets up no network, enforces
 // no resource limit, measures nothing by itself, has no registry

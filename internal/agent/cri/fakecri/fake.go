@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,7 +34,14 @@ type Runtime struct {
 	now func() time.Time
 	// sandboxStatsErr is what ListPodSandboxStats fails with, if not nil.
 	sandboxStatsErr error
+	// exec answers ExecSync (nil: every command exits 0 with no output).
+	exec ExecFunc
 }
+
+// ExecFunc answers an ExecSync in the fake: the container's id and name,
+// the command and its timeout. Returning an error wrapping
+// cri.ErrExecTimeout models a command that outlived its timeout.
+type ExecFunc func(id, name string, cmd []string, timeout time.Duration) (*runtimeapi.ExecSyncResponse, error)
 
 type container struct {
 	status *runtimeapi.ContainerStatus
@@ -79,6 +87,13 @@ func (f *Runtime) SetClock(now func() time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.now = now
+}
+
+// SetExec makes ExecSync answer with fn.
+func (f *Runtime) SetExec(fn ExecFunc) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.exec = fn
 }
 
 // AddImage puts an image in the runtime's store, as if imported.
@@ -415,6 +430,29 @@ func (f *Runtime) ContainerStatus(_ context.Context, id string) (*runtimeapi.Con
 		return nil, notFound("container", id)
 	}
 	return proto.Clone(c.status).(*runtimeapi.ContainerStatus), nil
+}
+
+func (f *Runtime) ExecSync(_ context.Context, id string, cmd []string, timeout time.Duration) (*runtimeapi.ExecSyncResponse, error) {
+	f.mu.Lock()
+	c, ok := f.containers[id]
+	if !ok {
+		f.mu.Unlock()
+		return nil, notFound("container", id)
+	}
+	name := c.config.GetMetadata().GetName()
+	f.record("ExecSync " + name + " " + strings.Join(cmd, " "))
+	running := c.status.State == runtimeapi.ContainerState_CONTAINER_RUNNING
+	fn := f.exec
+	f.mu.Unlock()
+	if !running {
+		return nil, status.Errorf(codes.NotFound, "container %q is not running", id)
+	}
+	if fn == nil {
+		return &runtimeapi.ExecSyncResponse{}, nil
+	}
+	// fn runs without the lock: it may block (a slow command) or call
+	// back into the fake.
+	return fn(id, name, cmd, timeout)
 }
 
 func (f *Runtime) ImageStatus(_ context.Context, image *runtimeapi.ImageSpec) (*runtimeapi.Image, error) {

@@ -11,6 +11,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 {
+		os.Exit(runTool(os.Args[1:])) // health.go
+	}
 	env := os.Environ()
 	sort.Strings(env)
 	for _, kv := range env {
