@@ -299,16 +299,21 @@ func TestVolumesEndToEnd(t *testing.T) {
 	})
 }
 
-// volumeController is the PersistentVolume controller alone (binding and
-// local-path provisioning), from the server's list.
+// volumeController is the PersistentVolume controller (binding and
+// local-path provisioning) and the storage protection controller (which
+// lifts the finalizers every claim and volume gets), from the server's
+// list.
 func volumeController(t *testing.T) []cm.Named {
+	var named []cm.Named
 	for _, c := range builtin.Controllers(builtin.Config{}) {
-		if c.Name == "volume" {
-			return []cm.Named{c}
+		if c.Name == "volume" || c.Name == "storageprotection" {
+			named = append(named, c)
 		}
 	}
-	t.Fatal("no volume controller in builtin.Controllers")
-	return nil
+	if len(named) != 2 {
+		t.Fatal("no volume or storageprotection controller in builtin.Controllers")
+	}
+	return named
 }
 
 // volumePod is a one-container web pod of the volume tests.
