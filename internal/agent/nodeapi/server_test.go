@@ -249,7 +249,7 @@ func TestServingCertificateIsKept(t *testing.T) {
 func logPod() *corev1.Pod {
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default", UID: "uid-1"},
-		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app"}, {Name: "new"}, {Name: "nostatus"}}},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app"}, {Name: "new"}, {Name: "nostatus"}}},
 		Status: corev1.PodStatus{ContainerStatuses: []corev1.ContainerStatus{
 			{
 				Name: "app", ContainerID: "containerd://cur",
