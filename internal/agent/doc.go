@@ -26,9 +26,14 @@
 //   - status.go: the pod status computed from the runtime state, shaped
 //     as upstream's kubelet shapes it.
 //   - backoff.go: the restart and image-pull back-off.
+//   - nodeapi/: the node API the API server calls (the kubelet's port
+//     10250): container logs, exec, attach, port-forward. The agent
+//     starts it before registering, and the Node publishes its port in
+//     status.daemonEndpoints.kubeletEndpoint; Config.NodeAPIHandlers adds
+//     routes to it (metrics).
 //
 // Seams left for later work: volumes (container.go mounts nothing but
 // what CRI adds), probes (status.go's containerReady treats a running
 // container as ready), init containers and lifecycle hooks (podsync.go),
-// streaming and metrics (none yet).
+// metrics (Config.NodeAPIHandlers is where /stats/summary goes).
 package agent

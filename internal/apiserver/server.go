@@ -11,10 +11,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/klog/v2"
 
+	"github.com/navarch/navarch/internal/apiserver/nodeclient"
 	"github.com/navarch/navarch/internal/registry"
 	"github.com/navarch/navarch/internal/storage"
 	"github.com/navarch/navarch/internal/version"
@@ -43,6 +45,12 @@ type Config struct {
 	// Address is where Start listens ("0.0.0.0:6443"), with TLS.
 	Address string
 	TLS     *tls.Config
+
+	// KubeletClientCertFile and KubeletClientKeyFile are the API
+	// server's client certificate toward node agents (CN
+	// kube-apiserver-kubelet-client), for pods/log, exec, attach and
+	// portforward; empty: those answer 503.
+	KubeletClientCertFile, KubeletClientKeyFile string
 }
 
 // OpenAPIServer serves the OpenAPI documents.
@@ -66,6 +74,9 @@ type Server struct {
 	ready atomic.Bool
 	// listenAddr is the address Start is listening on, once it is.
 	listenAddr atomic.Value
+	// nodes reaches node agents; nil without a kubelet client
+	// certificate.
+	nodes *nodeclient.Client
 }
 
 // New builds a Server from cfg; it does not listen yet.
@@ -99,7 +110,37 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.services = alloc
 	}
+	if cfg.KubeletClientCertFile != "" {
+		nodes, err := nodeclient.New(nodeclient.Config{
+			CertFile: cfg.KubeletClientCertFile, KeyFile: cfg.KubeletClientKeyFile, Nodes: s.getNode,
+		})
+		if err != nil {
+			return nil, err
+		}
+		s.nodes = nodes
+	}
 	return s, nil
+}
+
+// NodeClient returns the client the server reaches node agents with
+// (nil when it has no kubelet client certificate).
+func (s *Server) NodeClient() *nodeclient.Client { return s.nodes }
+
+// getNode reads a Node from storage (for nodeclient).
+func (s *Server) getNode(ctx context.Context, name string) (*corev1.Node, error) {
+	res := s.resources[schema.GroupVersionResource{Version: "v1", Resource: "nodes"}]
+	if res == nil {
+		return nil, apierrors.NewNotFound(schema.GroupResource{Resource: "nodes"}, name)
+	}
+	obj, err := s.getServed(ctx, res, "", name, "")
+	if err != nil {
+		return nil, err
+	}
+	node, ok := obj.(*corev1.Node)
+	if !ok {
+		return nil, fmt.Errorf("apiserver: node %s is a %T", name, obj)
+	}
+	return node, nil
 }
 
 // RepairAllocations marks every IP and port held by a stored Service as
