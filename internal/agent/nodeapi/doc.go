@@ -18,9 +18,11 @@
 //   - Config.Extra: more handlers by http.ServeMux pattern (for example
 //     "GET /stats/summary"), served behind the same checks.
 //
-// containerd 1.6's streaming server speaks SPDY (channel.k8s.io v1 to v4,
-// portforward.k8s.io) and WebSocket remotecommand up to v4.channel.k8s.io
-// only. This endpoint passes whatever the API server sends through
+// containerd 1.6's streaming server (its fork of the kubelet's) speaks
+// SPDY (channel.k8s.io v1 to v4, portforward.k8s.io) and, for exec and
+// attach, WebSocket channel.k8s.io and base64.channel.k8s.io up to their
+// v4 variants: no v5.channel.k8s.io (stdin close) and no port-forward
+// tunnel. This endpoint passes whatever the API server sends through
 // untouched, so the API server speaks SPDY here: it translates kubectl's
 // WebSocket v5.channel.k8s.io exec/attach and its SPDY-over-WebSocket
 // port-forward tunnel before calling us, as upstream's API server does
