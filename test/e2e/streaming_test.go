@@ -289,17 +289,21 @@ func TestStreaming(t *testing.T) {
 	waitRunning("pf")
 	for _, cl := range clients {
 		t.Run(cl.name, func(t *testing.T) {
+			start := time.Now()
 			if got := cl.must(t, c, "", "exec", "shell", "--", "web", "print", "hello", "world"); got != "hello world\n" {
 				t.Errorf("exec: %q", got)
 			}
+			t.Logf("%s: kubectl exec took %v (kubectl start included)", cl.name, time.Since(start).Round(time.Millisecond))
 			out, errOut, err := cl.run(t, c, "", "exec", "shell", "--", "web", "stderr", "oops")
 			if err != nil || out != "" || !strings.Contains(errOut, "oops\n") {
 				t.Errorf("exec to stderr: %v stdout %q stderr %q", err, out, errOut)
 			}
-			input := "line one\nline two\n" + strings.Repeat("x", 100<<10) + "\n"
+			input := "line one\nline two\n" + strings.Repeat("x", 4<<20) + "\n"
+			start = time.Now()
 			if got := cl.must(t, c, input, "exec", "-i", "shell", "--", "web", "echo"); got != input {
 				t.Errorf("exec -i echoed %d bytes, want %d", len(got), len(input))
 			}
+			t.Logf("%s: kubectl exec -i echoed 4 MiB in %v", cl.name, time.Since(start).Round(time.Millisecond))
 			_, errOut, err = cl.run(t, c, "", "exec", "shell", "--", "web", "exit", "3")
 			var exitErr *exec.ExitError
 			if !errors.As(err, &exitErr) || exitErr.ExitCode() != 3 || !strings.Contains(errOut, "command terminated with exit code 3") {
@@ -383,6 +387,7 @@ func portForward(t *testing.T, c *framework.Cluster, cl kubectlClient) {
 		return strings.Contains(out.String(), fmt.Sprintf("Forwarding from 127.0.0.1:%d -> 8082", beta)), nil
 	})
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	start := time.Now()
 	var wg sync.WaitGroup
 	errs := make(chan error, 40)
 	for i := range 20 {
@@ -408,6 +413,7 @@ func portForward(t *testing.T, c *framework.Cluster, cl kubectlClient) {
 		}
 	}
 	wg.Wait()
+	t.Logf("%s: 40 concurrent requests through port-forward (2 ports) in %v", cl.name, time.Since(start).Round(time.Millisecond))
 	close(errs)
 	for err := range errs {
 		t.Errorf("%s port-forward: %v", cl.name, err)
