@@ -141,7 +141,7 @@ the API server publishes in kube-system/kube-root-ca.crt.`,
 	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig to reach the API server (default <data-dir>/kubeconfig)")
 	f.StringVar(&server, "server", "", "API server URL (with --token, instead of a kubeconfig)")
 	f.StringVar(&token, "token", "", "join token (with --server)")
-	f.StringVar(&caFile, "certificate-authority", "", "CA certificate of the API server (with --server; default: do not verify)")
+	f.StringVar(&caFile, "certificate-authority", "", "the cluster CA: verifies the API server (with --server; default: do not verify) and the API server's calls to the node API (default: the kubeconfig's CA file, or the CA the API server publishes)")
 	f.StringVar(&cfg.NodeName, "node-name", "", "name of this node (default: the host name)")
 	f.StringVar(&cfg.RuntimeEndpoint, "container-runtime-endpoint", "", "CRI socket of an existing containerd (default: run our own)")
 	f.StringVar(&cfg.NodeIP, "node-ip", "", "the node's InternalIP (default: the address of the default route's interface)")

@@ -244,3 +244,20 @@ func TestPodExecValidation(t *testing.T) {
 		t.Errorf("the node API was called: %s", calls)
 	}
 }
+
+// TestClusterCAPublished checks the ConfigMap node agents joining with a
+// token read the cluster CA from.
+func TestClusterCAPublished(t *testing.T) {
+	c := framework.StartInProcess(t, framework.Options{})
+	want, err := os.ReadFile(filepath.Join(c.DataDir, "pki", "ca.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm, err := c.Client(t).CoreV1().ConfigMaps("kube-system").Get(context.Background(), "kube-root-ca.crt", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cm.Data["ca.crt"] != string(want) {
+		t.Errorf("kube-root-ca.crt ca.crt = %q, want the cluster CA", cm.Data["ca.crt"])
+	}
+}
