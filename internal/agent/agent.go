@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"net/http"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -24,7 +27,9 @@ import (
 
 	"github.com/navarch/navarch/internal/agent/cni"
 	"github.com/navarch/navarch/internal/agent/cri"
+	"github.com/navarch/navarch/internal/agent/nodeapi"
 	"github.com/navarch/navarch/internal/agent/prober"
+	"github.com/navarch/navarch/internal/agent/stats"
 	"github.com/navarch/navarch/internal/agent/volume"
 	"github.com/navarch/navarch/internal/images"
 )
@@ -35,6 +40,13 @@ const networkName = "navarch-pods"
 // networkReadyTimeout bounds the wait for the runtime to load the CNI
 // configuration after the agent wrote it.
 const networkReadyTimeout = 30 * time.Second
+
+// rootCAConfigMap and rootCAKey are where the API server publishes the
+// cluster CA (upstream's root CA publisher's names).
+const (
+	rootCAConfigMap = "kube-root-ca.crt"
+	rootCAKey       = "ca.crt"
+)
 
 // uidIndex indexes the pod informer by UID (workers are keyed by UID, so
 // a pod deleted and recreated under the same name is a different pod).
@@ -124,6 +136,13 @@ func (a *Agent) Start(ctx context.Context) error {
 	return a.run(ctx, rt, endpoint, pauseBinary, sandboxImage, a.config.RuntimeEndpoint == "")
 }
 
+// streamingRuntime is the runtime with its streaming calls, which the
+// node API needs; *cri.Client is one.
+type streamingRuntime interface {
+	cri.Runtime
+	cri.Streamer
+}
+
 // pauseBinary returns the pause program to build the pause image from
 // (Config.PauseBinary, or navarch's embedded one written into the data
 // dir) and the image tag that goes with it.
@@ -137,7 +156,7 @@ func (a *Agent) pauseBinary() (path, tag string, err error) {
 
 // run is Start after the runtime is reachable. ownNetwork says whether
 // the agent writes the CNI config (it does for its own containerd).
-func (a *Agent) run(ctx context.Context, rt cri.Runtime, endpoint, pauseBinary, sandboxImage string, ownNetwork bool) error {
+func (a *Agent) run(ctx context.Context, rt streamingRuntime, endpoint, pauseBinary, sandboxImage string, ownNetwork bool) error {
 	logger := klog.FromContext(ctx)
 	version, err := rt.Version(ctx)
 	if err != nil {
@@ -161,6 +180,61 @@ func (a *Agent) run(ctx context.Context, rt cri.Runtime, endpoint, pauseBinary, 
 	if err != nil {
 		return err
 	}
+
+	// The node API listens before the Node is registered, so the Node
+	// can publish its port.
+	podInformer, factory, err := a.newPodInformer()
+	if err != nil {
+		return err
+	}
+	caPEM, err := a.clientCA(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	// The stats summary behind kubectl top: sampled every few seconds,
+	// served on the node API like the kubelet's /stats/summary.
+	summary, err := stats.New(stats.Config{NodeName: a.config.NodeName, Runtime: rt})
+	if err != nil {
+		return err
+	}
+	go func() { _ = summary.Start(ctx) }()
+	extra := map[string]http.Handler{"GET /stats/summary": summary}
+	maps.Copy(extra, a.config.NodeAPIHandlers)
+	api, err := nodeapi.New(nodeapi.Config{
+		Address: a.config.KubeletAddress, CertDir: a.config.nodeAPICertDir(),
+		Hosts:    []string{facts.ip.String(), a.config.NodeName, facts.hostname},
+		ClientCA: caPEM, Runtime: rt, Extra: extra,
+		Pods: nodeapi.PodGetterFunc(func(namespace, name string) (*corev1.Pod, bool) {
+			obj, ok, err := podInformer.GetIndexer().GetByKey(namespace + "/" + name)
+			if err != nil || !ok {
+				return nil, false
+			}
+			return obj.(*corev1.Pod), true
+		}),
+	})
+	if err != nil {
+		return err
+	}
+	kubeletPort, err := api.Listen()
+	if err != nil {
+		return fmt.Errorf("agent: node API on %s: %w", a.config.KubeletAddress, err)
+	}
+	apiCtx, stopAPI := context.WithCancel(ctx)
+	apiDone := make(chan struct{})
+	go func() {
+		defer close(apiDone)
+		if err := api.Start(apiCtx); err != nil {
+			logger.Error(err, "node API stopped; logs, exec and port-forward are not served")
+		}
+	}()
+	defer func() {
+		stopAPI()
+		<-apiDone
+	}()
+
 	reporter := &nodeReporter{
 		client: a.client, clock: clock.RealClock{}, facts: facts,
 		leaseDuration: 4 * a.config.LeaseRenewInterval,
@@ -168,6 +242,7 @@ func (a *Agent) run(ctx context.Context, rt cri.Runtime, endpoint, pauseBinary, 
 			name: a.config.NodeName, podCIDR: a.config.PodCIDR, maxPods: a.config.MaxPods,
 			runtimeVersion: version.RuntimeName + "://" + version.RuntimeVersion,
 			annotations:    map[string]string{volume.LocalPathDirAnnotation: a.config.storageDir()},
+			kubeletPort:    int32(kubeletPort),
 		},
 	}
 	node, err := reporter.register(ctx)
@@ -190,7 +265,7 @@ func (a *Agent) run(ctx context.Context, rt cri.Runtime, endpoint, pauseBinary, 
 		}
 		logger.Error(err, "the runtime's pod network is not ready; pods will wait for it")
 	}
-	logger.Info("node registered", "node", a.config.NodeName, "podCIDR", podCIDR, "runtime", reporter.spec.runtimeVersion)
+	logger.Info("node registered", "node", a.config.NodeName, "podCIDR", podCIDR, "runtime", reporter.spec.runtimeVersion, "kubeletPort", kubeletPort)
 
 	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: a.client.CoreV1().Events("")})
@@ -218,12 +293,12 @@ func (a *Agent) run(ctx context.Context, rt cri.Runtime, endpoint, pauseBinary, 
 		},
 		allocatable: allocatable, memoryCapacity: memory.Value(),
 	}).init()
-	return a.runPods(ctx, rt, syncer, func() { reporter.run(ctx, node, a.config.LeaseRenewInterval, a.config.NodeStatusInterval) })
+	return a.runPods(ctx, rt, syncer, podInformer, factory, func() { reporter.run(ctx, node, a.config.LeaseRenewInterval, a.config.NodeStatusInterval) })
 }
 
-// runPods runs the pod informer, the workers and the relister (and
-// background, for the node heartbeats) until ctx ends.
-func (a *Agent) runPods(ctx context.Context, rt cri.Runtime, syncer *podSyncer, background func()) error {
+// newPodInformer returns the informer of the pods bound to this node
+// (indexed by UID too) and its factory, not started yet.
+func (a *Agent) newPodInformer() (cache.SharedIndexInformer, informers.SharedInformerFactory, error) {
 	factory := informers.NewSharedInformerFactoryWithOptions(a.client, 0,
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
 			o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", a.config.NodeName).String()
@@ -235,8 +310,43 @@ func (a *Agent) runPods(ctx context.Context, rt cri.Runtime, syncer *podSyncer, 
 		}
 		return nil, nil
 	}}); err != nil {
-		return fmt.Errorf("agent: %w", err)
+		return nil, nil, fmt.Errorf("agent: %w", err)
 	}
+	return podInformer, factory, nil
+}
+
+// clientCA returns the cluster CA the node API verifies callers against:
+// Config.ClientCAFile, or the ca.crt of kube-system/kube-root-ca.crt,
+// waited for until the API server has published it (or ctx ends).
+func (a *Agent) clientCA(ctx context.Context) ([]byte, error) {
+	if a.config.ClientCAFile != "" {
+		data, err := os.ReadFile(a.config.ClientCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("agent: client CA: %w", err)
+		}
+		return data, nil
+	}
+	logged := false
+	for {
+		cm, err := a.client.CoreV1().ConfigMaps(metav1.NamespaceSystem).Get(ctx, rootCAConfigMap, metav1.GetOptions{})
+		if err == nil && cm.Data[rootCAKey] != "" {
+			return []byte(cm.Data[rootCAKey]), nil
+		}
+		if !logged {
+			klog.FromContext(ctx).Info("waiting for the cluster CA in ConfigMap "+metav1.NamespaceSystem+"/"+rootCAConfigMap, "err", err)
+			logged = true
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// runPods runs the pod informer, the workers and the relister (and
+// background, for the node heartbeats) until ctx ends.
+func (a *Agent) runPods(ctx context.Context, rt cri.Runtime, syncer *podSyncer, podInformer cache.SharedIndexInformer, factory informers.SharedInformerFactory, background func()) error {
 	podByUID := func(uid types.UID) *corev1.Pod {
 		objs, err := podInformer.GetIndexer().ByIndex(uidIndex, string(uid))
 		if err != nil || len(objs) == 0 {

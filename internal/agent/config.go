@@ -2,6 +2,7 @@ package agent
 
 import (
 	"fmt"
+	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/navarch/navarch/internal/agent/cni"
 	"github.com/navarch/navarch/internal/agent/cri"
+	"github.com/navarch/navarch/internal/agent/nodeapi"
 )
 
 // Config is what the agent needs to know. Zero fields take the defaults
@@ -59,6 +61,21 @@ type Config struct {
 	// downward API volumes of running pods are refreshed; default 1 min
 	// (plus up to 10% jitter), the kubelet's sync period.
 	VolumeResyncInterval time.Duration
+	// KubeletAddress is where the node API (package nodeapi: logs, exec,
+	// attach and port-forward for the API server) listens, "host:port";
+	// default ":10250", the kubelet's port on every address. Port 0 picks
+	// a free port. The Node publishes the port in
+	// status.daemonEndpoints.kubeletEndpoint.
+	KubeletAddress string
+	// ClientCAFile is the cluster CA (PEM) the node API verifies the API
+	// server's client certificate against. Empty: the agent reads the CA
+	// the API server publishes in the kube-root-ca.crt ConfigMap of
+	// kube-system (key ca.crt).
+	ClientCAFile string
+	// NodeAPIHandlers are more handlers for the node API by
+	// http.ServeMux pattern ("GET /stats/summary"), served to the API
+	// server only, like the built-in routes.
+	NodeAPIHandlers map[string]http.Handler
 }
 
 // Defaults the agent applies.
@@ -122,6 +139,9 @@ func (c Config) complete() (Config, error) {
 	if c.NodeStatusInterval == 0 {
 		c.NodeStatusInterval = time.Minute
 	}
+	if c.KubeletAddress == "" {
+		c.KubeletAddress = fmt.Sprintf(":%d", nodeapi.DefaultPort)
+	}
 	return c, nil
 }
 
@@ -133,6 +153,9 @@ func (c Config) cniConfDir() string { return filepath.Join(c.DataDir, "cni", "ne
 
 // ipamDir is where host-local records IP leases.
 func (c Config) ipamDir() string { return filepath.Join(c.DataDir, "cni", "ipam") }
+
+// nodeAPICertDir holds the node API's self-signed serving certificate.
+func (c Config) nodeAPICertDir() string { return filepath.Join(c.DataDir, "pki") }
 
 // podLogDir is the root of the pods' log directories.
 func (c Config) podLogDir() string { return filepath.Join(c.DataDir, "pods") }

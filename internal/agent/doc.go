@@ -44,6 +44,12 @@
 //     probe results, shaped as upstream's kubelet shapes it (phase,
 //     conditions, init and app container statuses).
 //   - backoff.go: the restart and image-pull back-off.
+//   - nodeapi/: the node API the API server calls (the kubelet's port
+//     10250): container logs, exec, attach, port-forward. The agent
+//     starts it before registering, and the Node publishes its port in
+//     status.daemonEndpoints.kubeletEndpoint. It also serves
+//     /stats/summary from package stats (CRI and host figures behind
+//     kubectl top); Config.NodeAPIHandlers adds more routes.
 //
 // Not done: volumes lack fsGroup ownership, SELinux labels,
 // network/CSI/ephemeral/image volume types, serviceAccountToken

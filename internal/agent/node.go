@@ -37,6 +37,8 @@ type nodeSpec struct {
 	// annotations are the Node annotations the agent owns (the
 	// local-path directory).
 	annotations map[string]string
+	// kubeletPort is where the node API listens (0: not published).
+	kubeletPort int32
 }
 
 // buildNode returns the Node the agent wants, starting from existing
@@ -87,6 +89,9 @@ func buildNode(existing *corev1.Node, spec nodeSpec, facts hostFacts, now time.T
 		addresses = append(addresses, corev1.NodeAddress{Type: corev1.NodeHostName, Address: facts.hostname})
 	}
 	node.Status.Addresses = addresses
+	// The API server reaches the node API (logs, exec, port-forward) at
+	// the InternalIP and this port.
+	node.Status.DaemonEndpoints.KubeletEndpoint.Port = spec.kubeletPort
 	node.Status.NodeInfo = corev1.NodeSystemInfo{
 		MachineID:               facts.machineID,
 		SystemUUID:              facts.systemUUID,

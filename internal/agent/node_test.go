@@ -22,8 +22,11 @@ func testFacts() hostFacts {
 
 func TestBuildNode(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	spec := nodeSpec{name: "n1", podCIDR: "10.42.0.0/24", maxPods: 110, runtimeVersion: "containerd://1.6.20"}
+	spec := nodeSpec{name: "n1", podCIDR: "10.42.0.0/24", maxPods: 110, runtimeVersion: "containerd://1.6.20", kubeletPort: 10250}
 	node := buildNode(nil, spec, testFacts(), now)
+	if got := node.Status.DaemonEndpoints.KubeletEndpoint.Port; got != 10250 {
+		t.Errorf("kubelet endpoint port = %d, want 10250", got)
+	}
 	if node.Spec.PodCIDR != "10.42.0.0/24" || len(node.Spec.PodCIDRs) != 1 {
 		t.Errorf("podCIDR = %q %v, want 10.42.0.0/24", node.Spec.PodCIDR, node.Spec.PodCIDRs)
 	}

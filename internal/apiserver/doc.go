@@ -13,8 +13,12 @@
 //   - patch.go: JSON, merge and strategic merge patches.
 //   - watch.go: watch streams (also as Tables for kubectl get -w).
 //   - table.go: server-side printing and PartialObjectMetadata.
-//   - subresources.go: status, scale, binding, eviction, finalize, and the
-//     streaming routes of pods.
+//   - subresources.go: status, scale, binding, eviction, finalize.
+//   - podstreams.go: pods/log, exec, attach and portforward, proxied to
+//     the node agent running the pod (WebSocket exec and port-forward
+//     translated to SPDY on the way, as upstream does).
+//   - nodeclient/: how the server reaches node agents (address from the
+//     Node object, the kubelet client certificate).
 //   - decode.go: request bodies, size limits and field validation.
 //   - namespaces.go: namespace existence and the namespace deletion rules.
 //   - metricsobjects.go: the nodes and pods the metrics.k8s.io group

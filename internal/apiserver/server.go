@@ -11,11 +11,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/klog/v2"
 
 	"github.com/navarch/navarch/internal/apiserver/metrics"
+	"github.com/navarch/navarch/internal/apiserver/nodeclient"
 	"github.com/navarch/navarch/internal/registry"
 	"github.com/navarch/navarch/internal/storage"
 	"github.com/navarch/navarch/internal/version"
@@ -41,14 +43,21 @@ type Config struct {
 	ServiceCIDR   string
 	NodePortRange string
 
-	// Metrics serves the resource metrics API (metrics.k8s.io, for
-	// kubectl top) from the nodes' /stats/summary, reached through it
-	// (the node client); nil: the group is not served.
+	// Metrics is where the resource metrics API (metrics.k8s.io, for
+	// kubectl top) reads the nodes' /stats/summary; nil: through the node
+	// client (KubeletClientCertFile), and without one the group is not
+	// served. Tests set a fake.
 	Metrics metrics.NodeStats
 
 	// Address is where Start listens ("0.0.0.0:6443"), with TLS.
 	Address string
 	TLS     *tls.Config
+
+	// KubeletClientCertFile and KubeletClientKeyFile are the API
+	// server's client certificate toward node agents (CN
+	// kube-apiserver-kubelet-client), for pods/log, exec, attach and
+	// portforward; empty: those answer 503.
+	KubeletClientCertFile, KubeletClientKeyFile string
 }
 
 // OpenAPIServer serves the OpenAPI documents.
@@ -74,6 +83,9 @@ type Server struct {
 	ready atomic.Bool
 	// listenAddr is the address Start is listening on, once it is.
 	listenAddr atomic.Value
+	// nodes reaches node agents; nil without a kubelet client
+	// certificate.
+	nodes *nodeclient.Client
 }
 
 // New builds a Server from cfg; it does not listen yet.
@@ -100,14 +112,6 @@ func New(cfg Config) (*Server, error) {
 		list = append(list, res)
 	}
 	s.discovery = newDiscovery(list)
-	if cfg.Metrics != nil {
-		m, err := s.newMetrics(cfg.Metrics)
-		if err != nil {
-			return nil, err
-		}
-		s.metrics = m
-		s.discovery.addGroup(metrics.APIGroup(), metrics.APIResourceList(), metrics.AggregatedDiscovery())
-	}
 	if _, ok := s.resources[schema.GroupVersionResource{Version: "v1", Resource: "services"}]; ok {
 		alloc, err := newServiceAllocator(cfg.Storage, cfg.ServiceCIDR, cfg.NodePortRange)
 		if err != nil {
@@ -115,7 +119,51 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.services = alloc
 	}
+	if cfg.KubeletClientCertFile != "" {
+		nodes, err := nodeclient.New(nodeclient.Config{
+			CertFile: cfg.KubeletClientCertFile, KeyFile: cfg.KubeletClientKeyFile, Nodes: s.getNode,
+		})
+		if err != nil {
+			return nil, err
+		}
+		s.nodes = nodes
+	}
+	// Resource metrics come from the node agents' stats summaries, through
+	// the same client as logs and exec, unless the config names a source.
+	nodeStats := cfg.Metrics
+	if nodeStats == nil && s.nodes != nil {
+		nodeStats = s.nodes
+	}
+	if nodeStats != nil {
+		m, err := s.newMetrics(nodeStats)
+		if err != nil {
+			return nil, err
+		}
+		s.metrics = m
+		s.discovery.addGroup(metrics.APIGroup(), metrics.APIResourceList(), metrics.AggregatedDiscovery())
+	}
 	return s, nil
+}
+
+// NodeClient returns the client the server reaches node agents with
+// (nil when it has no kubelet client certificate).
+func (s *Server) NodeClient() *nodeclient.Client { return s.nodes }
+
+// getNode reads a Node from storage (for nodeclient).
+func (s *Server) getNode(ctx context.Context, name string) (*corev1.Node, error) {
+	res := s.resources[schema.GroupVersionResource{Version: "v1", Resource: "nodes"}]
+	if res == nil {
+		return nil, apierrors.NewNotFound(schema.GroupResource{Resource: "nodes"}, name)
+	}
+	obj, err := s.getServed(ctx, res, "", name, "")
+	if err != nil {
+		return nil, err
+	}
+	node, ok := obj.(*corev1.Node)
+	if !ok {
+		return nil, fmt.Errorf("apiserver: node %s is a %T", name, obj)
+	}
+	return node, nil
 }
 
 // RepairAllocations marks every IP and port held by a stored Service as

@@ -58,23 +58,6 @@ func isStreamingSubresource(sub string) bool {
 	return false
 }
 
-// servePodStream answers pods/log, exec, attach, portforward and proxy.
-// They are proxied to the node agent running the pod; until a pod is on a
-// node with a reachable agent there is nothing to stream from.
-func (s *Server) servePodStream(w http.ResponseWriter, r *http.Request, res *resource, info requestInfo) {
-	obj, err := s.getServed(r.Context(), res, info.Namespace, info.Name, "")
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	pod := obj.(*corev1.Pod)
-	if pod.Spec.NodeName == "" {
-		writeError(w, r, apierrors.NewBadRequest(fmt.Sprintf("pod %s does not have a host assigned", pod.Name)))
-		return
-	}
-	writeError(w, r, apierrors.NewServiceUnavailable(fmt.Sprintf("%s of pod %s/%s: no node agent connection to node %q is available", info.Subresource, pod.Namespace, pod.Name, pod.Spec.NodeName)))
-}
-
 // serveScale answers the scale subresource with an autoscaling/v1 Scale.
 func (s *Server) serveScale(w http.ResponseWriter, r *http.Request, res *resource, info requestInfo) {
 	scaleGR := res.gr

@@ -16,6 +16,7 @@ import (
 
 	"github.com/navarch/navarch/internal/agent"
 	"github.com/navarch/navarch/internal/agent/cni"
+	"github.com/navarch/navarch/internal/agent/nodeapi"
 	"github.com/navarch/navarch/internal/proxy"
 	"github.com/navarch/navarch/internal/simnode"
 )
@@ -30,6 +31,7 @@ func newAgentCommand(env environment) *cobra.Command {
 		server, token, caFile   string
 		cleanup                 bool
 		simulate                int
+		kubeletPort             int
 	)
 	cmd := &cobra.Command{
 		Use:   "agent",
@@ -49,7 +51,13 @@ Debian's containerd, runc and containernetworking-plugins packages
 
 It reaches the API server with --kubeconfig (default <data-dir>/kubeconfig,
 as written by "navarch server") or with --server and --token (the join
-token in the server's <data-dir>/token).`,
+token in the server's <data-dir>/token).
+
+The API server reaches the agent on --kubelet-port (10250, as the kubelet)
+for kubectl logs, exec, attach and port-forward. Only the API server's
+client certificate is served there, checked against the cluster CA: the
+--certificate-authority file, else the kubeconfig's CA file, else the CA
+the API server publishes in kube-system/kube-root-ca.crt.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cleanup {
@@ -96,6 +104,14 @@ token in the server's <data-dir>/token).`,
 				return sim.Start(ctx)
 			}
 			cfg.DataDir = filepath.Join(rootDataDir, agentDataDirName)
+			cfg.KubeletAddress = fmt.Sprintf(":%d", kubeletPort)
+			// The node API verifies the API server against the cluster
+			// CA: the one given, the kubeconfig's, or (neither) the one
+			// the API server publishes.
+			cfg.ClientCAFile = caFile
+			if cfg.ClientCAFile == "" && server == "" {
+				cfg.ClientCAFile = restConfig.TLSClientConfig.CAFile
+			}
 			a, err := agent.New(cfg, client)
 			if err != nil {
 				return err
@@ -125,7 +141,7 @@ token in the server's <data-dir>/token).`,
 	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig to reach the API server (default <data-dir>/kubeconfig)")
 	f.StringVar(&server, "server", "", "API server URL (with --token, instead of a kubeconfig)")
 	f.StringVar(&token, "token", "", "join token (with --server)")
-	f.StringVar(&caFile, "certificate-authority", "", "CA certificate of the API server (with --server; default: do not verify)")
+	f.StringVar(&caFile, "certificate-authority", "", "the cluster CA: verifies the API server (with --server; default: do not verify) and the API server's calls to the node API (default: the kubeconfig's CA file, or the CA the API server publishes)")
 	f.StringVar(&cfg.NodeName, "node-name", "", "name of this node (default: the host name)")
 	f.StringVar(&cfg.RuntimeEndpoint, "container-runtime-endpoint", "", "CRI socket of an existing containerd (default: run our own)")
 	f.StringVar(&cfg.NodeIP, "node-ip", "", "the node's InternalIP (default: the address of the default route's interface)")
@@ -133,6 +149,7 @@ token in the server's <data-dir>/token).`,
 	f.StringSliceVar(&cfg.ClusterDNS, "cluster-dns", []string{agent.DefaultClusterDNS}, "nameservers of pods with dnsPolicy ClusterFirst")
 	f.StringVar(&cfg.ClusterDomain, "cluster-domain", agent.DefaultClusterDomain, "the cluster's DNS domain")
 	f.IntVar(&cfg.MaxPods, "max-pods", agent.DefaultMaxPods, "pods this node runs at most")
+	f.IntVar(&kubeletPort, "kubelet-port", nodeapi.DefaultPort, "port of the node API the API server calls for logs, exec, attach and port-forward (0: any free port)")
 	return cmd
 }
 

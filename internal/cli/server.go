@@ -2,12 +2,14 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"os/signal"
 	"path/filepath"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
+	"github.com/navarch/navarch/internal/agent/nodeapi"
 	"github.com/navarch/navarch/internal/apiserver"
 	"github.com/navarch/navarch/internal/controllermanager/builtin"
 	"github.com/navarch/navarch/internal/server"
@@ -16,6 +18,7 @@ import (
 func newServerCommand(env environment) *cobra.Command {
 	cfg := server.Config{Port: 6443, BindAddress: "0.0.0.0"}
 	noAgent := false
+	kubeletPort := nodeapi.DefaultPort
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the control plane (API server on etcd, controllers, scheduler, DNS) and a local node agent",
@@ -45,6 +48,7 @@ programs the Service rules in nftables, and serves Ingresses on ports 80 and
 				cfg.DataDir = dataDir(env.getenv)
 			}
 			cfg.Agent = !noAgent
+			cfg.KubeletAddress = fmt.Sprintf(":%d", kubeletPort)
 			cfg.Controllers = builtin.Controllers(builtin.Config{StorageDir: filepath.Join(cfg.DataDir, "storage")})
 			s, err := server.New(cfg)
 			if err != nil {
@@ -66,6 +70,7 @@ programs the Service rules in nftables, and serves Ingresses on ports 80 and
 	f.StringVar(&cfg.NodePortRange, "service-node-port-range", apiserver.DefaultNodePortRange, "port range of NodePort Services")
 	f.StringSliceVar(&cfg.TLSSANs, "tls-san", nil, "extra DNS names or IP addresses for the serving certificate")
 	f.BoolVar(&noAgent, "no-agent", false, "run the control plane only, without a local node agent")
+	f.IntVar(&kubeletPort, "kubelet-port", nodeapi.DefaultPort, "port of the local agent's node API, which the API server calls for logs, exec, attach and port-forward (0: any free port)")
 	f.BoolVar(&cfg.ClusterDNS, "cluster-dns", true, "serve the cluster DNS on the advertised address, port 53 (kube-system/kube-dns)")
 	return cmd
 }

@@ -34,16 +34,20 @@ func firstServiceIP(cidr string) string {
 	return p.Masked().Addr().Next().String()
 }
 
-// bootstrap creates what every cluster has: the system namespaces, and the
+// bootstrap creates what every cluster has: the system namespaces, the
+// cluster CA published in kube-system/kube-root-ca.crt, and the
 // default/kubernetes Service with endpoints at the API server's advertised
 // address. It is idempotent, and corrects the endpoints when the address
 // changed since the last start.
-func bootstrap(ctx context.Context, client kubernetes.Interface, cfg Config, advertise net.IP) error {
+func bootstrap(ctx context.Context, client kubernetes.Interface, cfg Config, advertise net.IP, caPEM []byte) error {
 	for _, name := range systemNamespaces {
 		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
 		if _, err := client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("server: creating namespace %s: %w", name, err)
 		}
+	}
+	if err := publishRootCA(ctx, client, caPEM); err != nil {
+		return err
 	}
 	svc := &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: metav1.NamespaceDefault,
@@ -106,6 +110,43 @@ func bootstrap(ctx context.Context, client kubernetes.Interface, cfg Config, adv
 		Ports: []discoveryv1.EndpointPort{{Name: ptr.To("https"), Port: ptr.To(int32(cfg.Port)), Protocol: ptr.To(corev1.ProtocolTCP)}},
 	}
 	return createOrReplaceSlice(ctx, client, slice)
+}
+
+// Where the cluster CA is published: upstream's root CA publisher puts
+// it in this ConfigMap of every namespace; Navarch publishes it in
+// kube-system, where node agents joining with a token read it.
+const (
+	rootCAConfigMap = "kube-root-ca.crt"
+	rootCAKey       = "ca.crt"
+)
+
+// publishRootCA writes the cluster CA into kube-system/kube-root-ca.crt,
+// creating the ConfigMap or correcting its ca.crt.
+func publishRootCA(ctx context.Context, client kubernetes.Interface, caPEM []byte) error {
+	cms := client.CoreV1().ConfigMaps(metav1.NamespaceSystem)
+	existing, err := cms.Get(ctx, rootCAConfigMap, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		cm := &corev1.ConfigMap{
+			ObjectMeta: metav1.ObjectMeta{Name: rootCAConfigMap, Namespace: metav1.NamespaceSystem},
+			Data:       map[string]string{rootCAKey: string(caPEM)},
+		}
+		_, err = cms.Create(ctx, cm, metav1.CreateOptions{})
+		if apierrors.IsAlreadyExists(err) {
+			err = nil
+		}
+	case err == nil && existing.Data[rootCAKey] != string(caPEM):
+		existing = existing.DeepCopy()
+		if existing.Data == nil {
+			existing.Data = map[string]string{}
+		}
+		existing.Data[rootCAKey] = string(caPEM)
+		_, err = cms.Update(ctx, existing, metav1.UpdateOptions{})
+	}
+	if err != nil {
+		return fmt.Errorf("server: publishing the cluster CA: %w", err)
+	}
+	return nil
 }
 
 // dnsServiceIP is the tenth address of the service CIDR (10.43.0.10), as

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
+	"github.com/navarch/navarch/internal/agent/nodeapi"
 	"github.com/navarch/navarch/internal/apiserver"
 	"github.com/navarch/navarch/internal/pki"
 )
@@ -18,6 +20,10 @@ const (
 	adminCertName    = "admin"
 	loopbackCertName = "controller-manager"
 	nodeCertName     = "node"
+	// kubeletClientCertName is the API server's client certificate for
+	// the node agents' API (logs, exec, port-forward), upstream's
+	// apiserver-kubelet-client.
+	kubeletClientCertName = "apiserver-kubelet-client"
 )
 
 // credentials are the TLS material of a running server.
@@ -29,7 +35,12 @@ type credentials struct {
 	loopbackCert, loopbackKey string
 	// nodeCert is the local agent's client certificate.
 	nodeCert, nodeKey string
-	token             string
+	// kubeletClientCert is the API server's certificate toward the node
+	// agents.
+	kubeletClientCert, kubeletClientKey string
+	// caFile is the cluster CA certificate (PEM).
+	caFile string
+	token  string
 }
 
 // prepareCredentials creates or reloads the CA, the serving and client
@@ -70,6 +81,9 @@ func prepareCredentials(cfg Config, advertise net.IP) (*credentials, error) {
 	if err := ca.EnsureClientCert(dir, nodeCertName, "system:node:"+strings.ToLower(nodeName), []string{"system:nodes"}); err != nil {
 		return nil, err
 	}
+	if err := ca.EnsureClientCert(dir, kubeletClientCertName, nodeapi.APIServerUser, []string{"system:masters"}); err != nil {
+		return nil, err
+	}
 	serving, err := tls.LoadX509KeyPair(pki.CertFile(dir, servingCertName), pki.KeyFile(dir, servingCertName))
 	if err != nil {
 		return nil, fmt.Errorf("server: loading serving certificate: %w", err)
@@ -96,12 +110,15 @@ func prepareCredentials(cfg Config, advertise net.IP) (*credentials, error) {
 			MinVersion:   tls.VersionTLS12,
 			NextProtos:   []string{"h2", "http/1.1"},
 		},
-		loopbackURL:  url,
-		loopbackCert: pki.CertFile(dir, loopbackCertName),
-		loopbackKey:  pki.KeyFile(dir, loopbackCertName),
-		nodeCert:     pki.CertFile(dir, nodeCertName),
-		nodeKey:      pki.KeyFile(dir, nodeCertName),
-		token:        token,
+		loopbackURL:       url,
+		loopbackCert:      pki.CertFile(dir, loopbackCertName),
+		loopbackKey:       pki.KeyFile(dir, loopbackCertName),
+		nodeCert:          pki.CertFile(dir, nodeCertName),
+		nodeKey:           pki.KeyFile(dir, nodeCertName),
+		kubeletClientCert: pki.CertFile(dir, kubeletClientCertName),
+		kubeletClientKey:  pki.KeyFile(dir, kubeletClientCertName),
+		caFile:            filepath.Join(dir, pki.CACertFileName),
+		token:             token,
 	}, nil
 }
 

@@ -2,11 +2,11 @@ package server
 
 import (
 	"fmt"
+	"net"
+	"path/filepath"
 
 	"github.com/navarch/navarch/internal/apiserver/metrics"
 	"github.com/navarch/navarch/internal/controllermanager"
-	"net"
-	"path/filepath"
 )
 
 // Config is what `navarch server` is told by its flags.
@@ -38,6 +38,10 @@ type Config struct {
 	// Agent runs a node agent for this machine inside the server, with
 	// its state under DataDir/agent.
 	Agent bool
+	// KubeletAddress is where the local agent's node API listens (logs,
+	// exec, attach, port-forward), "host:port"; default ":10250". Port 0
+	// picks a free port.
+	KubeletAddress string
 	// Controllers are what the controller manager runs while this server
 	// holds the lease (controllermanager/builtin.Controllers); none when
 	// empty, e.g. in tests that drive one controller by themselves.

@@ -86,15 +86,17 @@ func (s *Server) Run(ctx context.Context) error {
 
 	kinds := builtin.Kinds()
 	api, err := apiserver.New(apiserver.Config{
-		Storage:       store,
-		Kinds:         kinds,
-		Authenticator: creds.authenticator(),
-		OpenAPI:       openapi.New(kinds),
-		ServiceCIDR:   cfg.ServiceCIDR,
-		NodePortRange: cfg.NodePortRange,
-		Metrics:       cfg.NodeStats,
-		Address:       net.JoinHostPort(cfg.BindAddress, strconv.Itoa(cfg.Port)),
-		TLS:           creds.serverTLS,
+		Storage:               store,
+		Kinds:                 kinds,
+		Authenticator:         creds.authenticator(),
+		OpenAPI:               openapi.New(kinds),
+		ServiceCIDR:           cfg.ServiceCIDR,
+		NodePortRange:         cfg.NodePortRange,
+		Metrics:               cfg.NodeStats,
+		Address:               net.JoinHostPort(cfg.BindAddress, strconv.Itoa(cfg.Port)),
+		TLS:                   creds.serverTLS,
+		KubeletClientCertFile: creds.kubeletClientCert,
+		KubeletClientKeyFile:  creds.kubeletClientKey,
 	})
 	if err != nil {
 		return err
@@ -131,7 +133,10 @@ func (s *Server) Run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("server: agent client: %w", err)
 		}
-		a, err := agent.New(agent.Config{DataDir: cfg.agentDir(), NodeIP: advertiseForAgent(advertise)}, nodeClient)
+		a, err := agent.New(agent.Config{
+			DataDir: cfg.agentDir(), NodeIP: advertiseForAgent(advertise),
+			KubeletAddress: cfg.KubeletAddress, ClientCAFile: creds.caFile,
+		}, nodeClient)
 		if err != nil {
 			return err
 		}
@@ -197,7 +202,7 @@ func (s *Server) Run(ctx context.Context) error {
 			if err := waitServing(ctx, client); err != nil {
 				return err
 			}
-			if err := bootstrap(ctx, client, cfg, advertise); err != nil {
+			if err := bootstrap(ctx, client, cfg, advertise, creds.ca.CertPEM()); err != nil {
 				return err
 			}
 			api.SetReady()

@@ -79,9 +79,9 @@ func buildCourseImages(t *testing.T, c *framework.Cluster) {
 	}
 }
 
-// portForward runs `kubectl port-forward target ports...` in the
+// startPortForward runs `kubectl port-forward target ports...` in the
 // background until the test ends, and returns once it forwards.
-func portForward(t *testing.T, c *framework.Cluster, target string, ports ...string) {
+func startPortForward(t *testing.T, c *framework.Cluster, target string, ports ...string) {
 	t.Helper()
 	cmd := exec.Command(framework.Binary(t), append([]string{"kubectl", "port-forward", target}, ports...)...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+c.Kubeconfig)

@@ -12,6 +12,8 @@
 //   - runtime.go: the Runtime interface and the label keys the agent puts
 //     on sandboxes and containers (the kubelet's, so crictl shows them).
 //   - client.go: Client, Dial.
+//   - streaming.go: Streamer (exec, attach, port-forward URLs on the
+//     runtime's streaming server), implemented by Client.
 //   - supervisor.go, config.go: Supervisor, its containerd config.toml,
 //     and the dependency check (CheckDependencies).
 package cri

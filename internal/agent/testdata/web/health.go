@@ -83,8 +83,9 @@ func allocate(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, "allocated %d MiB\n", mb)
 }
 
-// runTool runs a command mode and returns its exit code.
-func runTool(args []string) int {
+// runProbeTool runs the probe tests' subcommands (web sleep SECONDS, web
+// check URL) and returns the exit code; ok is false for any other args.
+func runProbeTool(args []string) (code int, ok bool) {
 	arg := func(i int) string {
 		if i < len(args) {
 			return args[i]
@@ -92,35 +93,27 @@ func runTool(args []string) int {
 		return ""
 	}
 	switch args[0] {
-	case "exit":
-		code, err := strconv.Atoi(arg(1))
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "usage: web exit N")
-			return 2
-		}
-		return code
 	case "sleep":
 		seconds, err := strconv.ParseFloat(arg(1), 64)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "usage: web sleep SECONDS")
-			return 2
+			return 2, true
 		}
 		time.Sleep(time.Duration(seconds * float64(time.Second)))
-		return 0
+		return 0, true
 	case "check":
 		client := &http.Client{Timeout: 5 * time.Second}
 		resp, err := client.Get(arg(1))
 		if err != nil {
 			fmt.Println(err)
-			return 1
+			return 1, true
 		}
 		resp.Body.Close()
 		if resp.StatusCode >= 400 {
 			fmt.Printf("HTTP %d\n", resp.StatusCode)
-			return 1
+			return 1, true
 		}
-		return 0
+		return 0, true
 	}
-	fmt.Fprintf(os.Stderr, "web: unknown command %q\n", args[0])
-	return 2
+	return 0, false
 }

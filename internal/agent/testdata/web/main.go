@@ -1,6 +1,7 @@
 // Command web is the end-to-end test's container: it prints its
 // environment (one "env NAME=VALUE" line per variable, sorted) and then
-// serves "hello from HOSTNAME path=PATH" on $PORT (default 8080).
+// serves "hello from HOSTNAME path=PATH" on $PORT (default 8080). With
+// a subcommand it is a tool instead (tools.go).
 package main
 
 import (
@@ -11,8 +12,8 @@ import (
 )
 
 func main() {
-	if len(os.Args) > 1 {
-		os.Exit(runTool(os.Args[1:])) // health.go
+	if code, ok := runTool(os.Args[1:]); ok {
+		os.Exit(code)
 	}
 	env := os.Environ()
 	sort.Strings(env)

@@ -1,0 +1,414 @@
+package e2e
+
+import (
+	"bytes"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/navarch/navarch/test/framework"
+)
+
+// kubectlClient is one way of running kubectl: the embedded one over
+// WebSocket (its default), the embedded one forced to SPDY, or the
+// stock kubectl 1.32 (WebSocket by default).
+type kubectlClient struct {
+	name string
+	argv []string
+	env  []string
+	// websocket: kubectl must not fall back to SPDY. It would do so
+	// silently when the WebSocket upgrade fails; at -v=4 it says so.
+	websocket bool
+}
+
+// fallbackLog is what kubectl logs at -v=4 when it gives up WebSocket
+// for SPDY (exec and attach; port-forward).
+var fallbackLog = regexp.MustCompile(`RemoteCommand fallback|fallback to secondary dialer`)
+
+// run runs kubectl with stdin and returns stdout, stderr and the error
+// (an *exec.ExitError carries the exit code). For a WebSocket client it
+// fails the test if kubectl fell back to SPDY.
+func (k kubectlClient) run(t *testing.T, c *framework.Cluster, stdin string, args ...string) (string, string, error) {
+	t.Helper()
+	cmd := k.command(c, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if k.websocket && fallbackLog.MatchString(stderr.String()) {
+		t.Errorf("%s: kubectl %s fell back to SPDY:\n%s", k.name, strings.Join(args, " "), stderr.String())
+	}
+	return stdout.String(), stderr.String(), err
+}
+
+func (k kubectlClient) command(c *framework.Cluster, args ...string) *exec.Cmd {
+	argv := append([]string(nil), k.argv[1:]...)
+	if k.websocket {
+		argv = append(argv, "-v=4")
+	}
+	cmd := exec.Command(k.argv[0], append(argv, args...)...)
+	cmd.Env = append(append(os.Environ(), "KUBECONFIG="+c.Kubeconfig), k.env...)
+	return cmd
+}
+
+func (k kubectlClient) must(t *testing.T, c *framework.Cluster, stdin string, args ...string) string {
+	t.Helper()
+	out, errOut, err := k.run(t, c, stdin, args...)
+	if err != nil {
+		t.Fatalf("%s: kubectl %s: %v\nstdout:\n%s\nstderr:\n%s", k.name, strings.Join(args, " "), err, out, errOut)
+	}
+	return out
+}
+
+// streamingPods are the test's pods. ticker prints 50 lines in 5 s and
+// exits 0; crash prints 20 lines in 2 s and exits 1, again and again;
+// shell runs the web server (exec target); pf serves "alpha" on 8081
+// and "beta" on 8082 from two containers; attach-* echo their stdin
+// (stdinOnce) for one attach each; neverpull waits for an image that
+// is not there.
+const streamingPods = `
+apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: Pod
+  metadata: {name: ticker}
+  spec:
+    restartPolicy: Never
+    terminationGracePeriodSeconds: 1
+    containers:
+    - {name: ticker, image: localhost/web:streaming, imagePullPolicy: Never, args: [ticker, "50", 100ms, "0"]}
+- apiVersion: v1
+  kind: Pod
+  metadata: {name: crash}
+  spec:
+    terminationGracePeriodSeconds: 1
+    containers:
+    - {name: crash, image: localhost/web:streaming, imagePullPolicy: Never, args: [ticker, "20", 100ms, "1"]}
+- apiVersion: v1
+  kind: Pod
+  metadata: {name: shell}
+  spec:
+    terminationGracePeriodSeconds: 1
+    containers:
+    - {name: shell, image: localhost/web:streaming, imagePullPolicy: Never}
+- apiVersion: v1
+  kind: Pod
+  metadata: {name: pf}
+  spec:
+    terminationGracePeriodSeconds: 1
+    containers:
+    - {name: alpha, image: localhost/web:streaming, imagePullPolicy: Never, args: [serve, "8081", alpha]}
+    - {name: beta, image: localhost/web:streaming, imagePullPolicy: Never, args: [serve, "8082", beta]}
+- apiVersion: v1
+  kind: Pod
+  metadata: {name: neverpull}
+  spec:
+    terminationGracePeriodSeconds: 1
+    containers:
+    - {name: neverpull, image: localhost/missing:1, imagePullPolicy: Never}
+`
+
+// attachPod is a pod whose container echoes its stdin, once.
+func attachPod(name string) string {
+	return fmt.Sprintf(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":%q},"spec":{"restartPolicy":"Never","terminationGracePeriodSeconds":1,
+"containers":[{"name":"echo","image":"localhost/web:streaming","imagePullPolicy":"Never","args":["echo"],"stdin":true,"stdinOnce":true}]}}`, name)
+}
+
+// TestStreaming runs kubectl logs, exec, attach and port-forward against
+// pods on the server's own agent (real containerd), with the embedded
+// kubectl over WebSocket and over SPDY, and with the stock kubectl 1.32:
+// kubectl -> API server -> node API -> containerd's streaming server.
+func TestStreaming(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: runs pods on containerd")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (containerd, CNI, nftables)")
+	}
+	for _, tool := range []string{"containerd", "runc", "nft", "ctr"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("needs %s (hack/install-deps.sh installs it)", tool)
+		}
+	}
+	c := framework.StartBinary(t, framework.Options{Agent: true})
+	bin := framework.Binary(t)
+	embedded := kubectlClient{name: "websocket", argv: []string{bin, "kubectl"},
+		env: []string{"KUBECTL_REMOTE_COMMAND_WEBSOCKETS=true", "KUBECTL_PORT_FORWARD_WEBSOCKETS=true"}, websocket: true}
+	spdy := kubectlClient{name: "spdy", argv: []string{bin, "kubectl"},
+		env: []string{"KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false", "KUBECTL_PORT_FORWARD_WEBSOCKETS=false"}}
+	// plain runs the setup commands (quiet, no stream).
+	plain := kubectlClient{name: "kubectl", argv: []string{bin, "kubectl"}}
+	clients := []kubectlClient{embedded, spdy}
+	if _, err := os.Stat("/usr/bin/kubectl"); err == nil {
+		clients = append(clients, kubectlClient{name: "kubectl-1.32", argv: []string{"/usr/bin/kubectl"}, websocket: true})
+	} else {
+		t.Log("no /usr/bin/kubectl: the stock kubectl is not tried")
+	}
+	k := func(args ...string) string { t.Helper(); return plain.must(t, c, "", args...) }
+	defer func() {
+		_, _, _ = c.Kubectl(t, "delete", "pods", "--all", "--wait=true", "--timeout=60s")
+		c.Stop()
+		if out, err := exec.Command(bin, "agent", "--cleanup").CombinedOutput(); err != nil {
+			t.Errorf("agent --cleanup: %v\n%s", err, out)
+		}
+	}()
+
+	framework.WaitFor(t, 90*time.Second, "the node Ready", func() (bool, error) {
+		out, _, _ := c.Kubectl(t, "get", "nodes", "-o", `jsonpath={.items[*].status.conditions[?(@.type=="Ready")].status}`)
+		return strings.Contains(out, "True"), nil
+	})
+	web := filepath.Join(t.TempDir(), "web")
+	build := exec.Command("go", "build", "-o", web, "./internal/agent/testdata/web")
+	build.Dir = repoRoot(t)
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building web: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(bin, "images", "build", "--data-dir", c.DataDir,
+		"--binary", web, "--tag", "localhost/web:streaming").CombinedOutput(); err != nil {
+		t.Fatalf("navarch images build: %v\n%s", err, out)
+	}
+	plain.must(t, c, streamingPods, "create", "-f", "-")
+	for _, cl := range clients {
+		plain.must(t, c, attachPod("attach-"+cl.name), "create", "-f", "-")
+	}
+	waitRunning := func(pod string) {
+		t.Helper()
+		framework.WaitFor(t, 90*time.Second, pod+" running", func() (bool, error) {
+			out, _, _ := c.Kubectl(t, "get", "pod", pod, "-o", "jsonpath={.status.phase}")
+			return out == "Running", nil
+		})
+	}
+	waitRunning("ticker")
+
+	t.Run("logs", func(t *testing.T) {
+		// -f: lines written after the follow started come out, and the
+		// follow ends by itself when the container exits.
+		started := time.Now()
+		follow := plain.command(c, "logs", "-f", "--timestamps", "ticker")
+		var out syncBuffer
+		var errOut bytes.Buffer
+		follow.Stdout, follow.Stderr = &out, &errOut
+		if err := follow.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- follow.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("logs -f: %v\n%s", err, errOut.String())
+			}
+		case <-time.After(60 * time.Second):
+			_ = follow.Process.Kill()
+			t.Fatalf("logs -f did not end after the container exited; got:\n%s", out.String())
+		}
+		lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+		if len(lines) != 51 || !strings.Contains(lines[0], " start ") || !strings.HasSuffix(lines[50], " tick 50") {
+			t.Fatalf("logs -f: %d lines, want start + 50 ticks:\n%s", len(lines), out.String())
+		}
+		last, err := time.Parse(time.RFC3339Nano, strings.Fields(lines[50])[0])
+		if err != nil || !last.After(started) {
+			t.Errorf("the last line was written at %v, not after the follow started at %v", last, started)
+		}
+
+		if got := k("logs", "ticker", "--tail=2"); got != "tick 49\ntick 50\n" {
+			t.Errorf("--tail=2: %q", got)
+		}
+		if got := k("logs", "ticker", "--timestamps", "--tail=1"); !regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z tick 50\n$`).MatchString(got) {
+			t.Errorf("--timestamps --tail=1: %q", got)
+		}
+		if got := k("logs", "ticker", "--limit-bytes=5"); got != "start" {
+			t.Errorf("--limit-bytes=5: %q", got)
+		}
+		if got := k("logs", "ticker", "--since=1h"); !strings.HasPrefix(got, "start ") || !strings.HasSuffix(got, "tick 50\n") {
+			t.Errorf("--since=1h: %q", got)
+		}
+		_, errOut2, err := plain.run(t, c, "", "logs", "ticker", "--previous")
+		if want := `Error from server (BadRequest): previous terminated container "ticker" in pod "ticker" not found`; err == nil || !strings.Contains(errOut2, want) {
+			t.Errorf("--previous of a container that never restarted: %v %q, want %q", err, errOut2, want)
+		}
+		framework.WaitFor(t, 60*time.Second, "neverpull's logs refused as waiting", func() (bool, error) {
+			_, errOut, err := plain.run(t, c, "", "logs", "neverpull")
+			return err != nil && strings.Contains(errOut, `Error from server (BadRequest): container "neverpull" in pod "neverpull" is waiting to start: ErrImageNeverPull`), nil
+		})
+	})
+
+	t.Run("logs --previous", func(t *testing.T) {
+		// Between restarts crash runs for 2 s; read both logs while the
+		// same container runs before and after.
+		status := func() string {
+			out, _, _ := c.Kubectl(t, "get", "pod", "crash", "-o",
+				`jsonpath={.status.containerStatuses[0].restartCount} {.status.containerStatuses[0].containerID} {.status.containerStatuses[0].state.running.startedAt}`)
+			return out
+		}
+		framework.WaitFor(t, 120*time.Second, "crash's previous and current logs", func() (bool, error) {
+			before := strings.Fields(status())
+			if len(before) != 3 || before[0] == "0" {
+				return false, nil
+			}
+			current, _, err1 := plain.run(t, c, "", "logs", "crash")
+			previous, _, err2 := plain.run(t, c, "", "logs", "crash", "--previous")
+			if after := strings.Fields(status()); strings.Join(after, " ") != strings.Join(before, " ") || err1 != nil || err2 != nil {
+				return false, nil
+			}
+			if !strings.HasSuffix(previous, "tick 20\n") || !strings.HasPrefix(previous, "start ") || !strings.HasPrefix(current, "start ") {
+				return false, fmt.Errorf("logs:\n%s\nlogs --previous:\n%s", current, previous)
+			}
+			if strings.SplitN(current, "\n", 2)[0] == strings.SplitN(previous, "\n", 2)[0] {
+				return false, fmt.Errorf("--previous shows the current container: %q", previous)
+			}
+			return true, nil
+		})
+	})
+
+	waitRunning("shell")
+	waitRunning("pf")
+	for _, cl := range clients {
+		t.Run(cl.name, func(t *testing.T) {
+			start := time.Now()
+			if got := cl.must(t, c, "", "exec", "shell", "--", "web", "print", "hello", "world"); got != "hello world\n" {
+				t.Errorf("exec: %q", got)
+			}
+			t.Logf("%s: kubectl exec took %v (kubectl start included)", cl.name, time.Since(start).Round(time.Millisecond))
+			out, errOut, err := cl.run(t, c, "", "exec", "shell", "--", "web", "stderr", "oops")
+			if err != nil || out != "" || !strings.Contains(errOut, "oops\n") {
+				t.Errorf("exec to stderr: %v stdout %q stderr %q", err, out, errOut)
+			}
+			input := "line one\nline two\n" + strings.Repeat("x", 4<<20) + "\n"
+			start = time.Now()
+			if got := cl.must(t, c, input, "exec", "-i", "shell", "--", "web", "echo"); got != input {
+				t.Errorf("exec -i echoed %d bytes, want %d", len(got), len(input))
+			}
+			t.Logf("%s: kubectl exec -i echoed 4 MiB in %v", cl.name, time.Since(start).Round(time.Millisecond))
+			_, errOut, err = cl.run(t, c, "", "exec", "shell", "--", "web", "exit", "3")
+			var exitErr *exec.ExitError
+			if !errors.As(err, &exitErr) || exitErr.ExitCode() != 3 || !strings.Contains(errOut, "command terminated with exit code 3") {
+				t.Errorf("exec exit 3: %v, stderr %q", err, errOut)
+			}
+			// An exec the API server refuses is an upgrade failure, after
+			// which kubectl 1.32 tries SPDY too: no fallback check here.
+			refused := cl
+			refused.websocket = false
+			_, errOut, err = refused.run(t, c, "", "exec", "pf", "-c", "nope", "--", "web", "print")
+			if err == nil || !strings.Contains(errOut, "container nope is not valid for pod pf") {
+				t.Errorf("exec in an unknown container: %v %q", err, errOut)
+			}
+
+			attach := "attach-" + cl.name
+			waitRunning(attach)
+			if got := cl.must(t, c, "ping\n", "attach", "-i", attach); !strings.Contains(got, "ping\n") {
+				t.Errorf("attach -i: %q", got)
+			}
+
+			portForward(t, c, cl)
+		})
+	}
+
+	t.Run("the node API refuses the admin", func(t *testing.T) {
+		addr := k("get", "node", "-o", `jsonpath={.items[0].status.addresses[?(@.type=="InternalIP")].address}`)
+		port := k("get", "node", "-o", "jsonpath={.items[0].status.daemonEndpoints.kubeletEndpoint.Port}")
+		url := "https://" + net.JoinHostPort(addr, port) + "/containerLogs/default/ticker/ticker?tailLines=1"
+		for _, tc := range []struct {
+			cert     string
+			wantCode int
+			wantBody string
+		}{
+			{"admin", http.StatusForbidden, "Forbidden (user=navarch-admin, verb=get, resource=nodes, subresource=proxy)\n"},
+			{"apiserver-kubelet-client", http.StatusOK, "tick 50\n"},
+		} {
+			cert, err := tls.LoadX509KeyPair(filepath.Join(c.DataDir, "pki", tc.cert+".crt"), filepath.Join(c.DataDir, "pki", tc.cert+".key"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+				Certificates: []tls.Certificate{cert}, InsecureSkipVerify: true, //nolint:gosec // the node API's certificate is self-signed
+			}}}
+			resp, err := client.Get(url)
+			if err != nil {
+				t.Fatalf("%s: %v", tc.cert, err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.wantCode || string(body) != tc.wantBody {
+				t.Errorf("%s certificate: %d %q, want %d %q", tc.cert, resp.StatusCode, body, tc.wantCode, tc.wantBody)
+			}
+		}
+	})
+}
+
+// portForward forwards two local ports to the pf pod's two containers
+// and sends concurrent requests through both.
+func portForward(t *testing.T, c *framework.Cluster, cl kubectlClient) {
+	t.Helper()
+	alpha, beta := framework.FreePort(t), framework.FreePort(t)
+	cmd := cl.command(c, "port-forward", "pod/pf", fmt.Sprintf("%d:8081", alpha), fmt.Sprintf("%d:8082", beta))
+	var out, errOut syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	}()
+	framework.WaitFor(t, 30*time.Second, "port-forward listening", func() (bool, error) {
+		select {
+		case err := <-exited:
+			exited <- err
+			return false, fmt.Errorf("port-forward exited: %v\n%s", err, errOut.String())
+		default:
+		}
+		return strings.Contains(out.String(), fmt.Sprintf("Forwarding from 127.0.0.1:%d -> 8082", beta)), nil
+	})
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make(chan error, 40)
+	for i := range 20 {
+		for _, target := range []struct {
+			port int
+			text string
+		}{{alpha, "alpha"}, {beta, "beta"}} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				path := "/req" + strconv.Itoa(i)
+				resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d%s", target.port, path))
+				if err != nil {
+					errs <- err
+					return
+				}
+				defer resp.Body.Close()
+				body, _ := io.ReadAll(resp.Body)
+				if want := target.text + " path=" + path + "\n"; string(body) != want {
+					errs <- fmt.Errorf("port %d: %q, want %q", target.port, body, want)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	t.Logf("%s: 40 concurrent requests through port-forward (2 ports) in %v", cl.name, time.Since(start).Round(time.Millisecond))
+	close(errs)
+	for err := range errs {
+		t.Errorf("%s port-forward: %v", cl.name, err)
+	}
+	if cl.websocket && fallbackLog.MatchString(errOut.String()) {
+		t.Errorf("%s: port-forward fell back to SPDY:\n%s", cl.name, errOut.String())
+	}
+}
