@@ -23,6 +23,7 @@ import (
 	"github.com/navarch/navarch/internal/agent/cri"
 	"github.com/navarch/navarch/internal/images"
 	"github.com/navarch/navarch/test/framework"
+	"github.com/navarch/navarch/test/hostlock"
 )
 
 // TestAgentProbesEndToEnd runs probes, init containers, lifecycle hooks
@@ -43,10 +44,11 @@ func TestAgentProbesEndToEnd(t *testing.T) {
 		t.Skipf("containerd is not installed (hack/install-deps.sh installs it): %v", err)
 	}
 	bin := buildPrograms(t)
+	hostlock.Lock(t) // containerd, the pod bridge and port 10250 are the host's
 	cluster := framework.StartInProcess(t, framework.Options{})
 	client := cluster.Client(t)
 	dataDir := t.TempDir()
-	cfg := agent.Config{NodeName: e2eNode, DataDir: dataDir, Bridge: e2eBridge, PodCIDR: e2ePodCIDR}
+	cfg := agent.Config{NodeName: e2eNode, DataDir: dataDir, Bridge: e2eBridge, PodCIDR: e2ePodCIDR, KubeletAddress: ":0"}
 	t.Cleanup(func() {
 		if err := cni.RemoveLeftovers(context.Background(), e2eBridge); err != nil {
 			t.Errorf("cleanup: %v", err)

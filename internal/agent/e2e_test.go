@@ -25,6 +25,7 @@ import (
 	"github.com/navarch/navarch/internal/agent/cri"
 	"github.com/navarch/navarch/internal/images"
 	"github.com/navarch/navarch/test/framework"
+	"github.com/navarch/navarch/test/hostlock"
 )
 
 // e2eBridge and e2ePodCIDR keep the test's pod network apart from a
@@ -51,11 +52,12 @@ func TestAgentEndToEnd(t *testing.T) {
 		t.Skipf("containerd is not installed (hack/install-deps.sh installs it): %v", err)
 	}
 	bin := buildPrograms(t)
+	hostlock.Lock(t) // containerd, the pod bridge and port 10250 are the host's
 	cluster := framework.StartInProcess(t, framework.Options{})
 	client := cluster.Client(t)
 	dataDir := t.TempDir()
 	cfg := agent.Config{
-		NodeName: e2eNode, DataDir: dataDir, Bridge: e2eBridge, PodCIDR: e2ePodCIDR,
+		NodeName: e2eNode, DataDir: dataDir, Bridge: e2eBridge, PodCIDR: e2ePodCIDR, KubeletAddress: ":0",
 	}
 	t.Cleanup(func() {
 		if err := cni.RemoveLeftovers(context.Background(), e2eBridge); err != nil {

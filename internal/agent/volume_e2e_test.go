@@ -26,6 +26,7 @@ import (
 	"github.com/navarch/navarch/internal/controllermanager/builtin"
 	"github.com/navarch/navarch/internal/images"
 	"github.com/navarch/navarch/test/framework"
+	"github.com/navarch/navarch/test/hostlock"
 )
 
 // volumeResync is the agent's volume refresh period in this test (the
@@ -50,10 +51,11 @@ func TestVolumesEndToEnd(t *testing.T) {
 		t.Skipf("containerd is not installed (hack/install-deps.sh installs it): %v", err)
 	}
 	bin := buildPrograms(t)
+	hostlock.Lock(t) // containerd, the pod bridge and port 10250 are the host's
 	cluster := framework.StartInProcess(t, framework.Options{Controllers: volumeController(t)})
 	client := cluster.Client(t)
 	dataDir := t.TempDir()
-	cfg := agent.Config{NodeName: e2eNode, DataDir: dataDir, Bridge: e2eBridge, PodCIDR: e2ePodCIDR, VolumeResyncInterval: volumeResync}
+	cfg := agent.Config{NodeName: e2eNode, DataDir: dataDir, Bridge: e2eBridge, PodCIDR: e2ePodCIDR, KubeletAddress: ":0", VolumeResyncInterval: volumeResync}
 	t.Cleanup(func() {
 		if err := cni.RemoveLeftovers(context.Background(), e2eBridge); err != nil {
 			t.Errorf("cleanup: %v", err)

@@ -21,6 +21,7 @@ import (
 	"github.com/navarch/navarch/internal/apiserver/metrics"
 	"github.com/navarch/navarch/internal/controllermanager"
 	"github.com/navarch/navarch/internal/server"
+	"github.com/navarch/navarch/test/hostlock"
 )
 
 // Cluster is a running Navarch control plane under test.
@@ -194,7 +195,11 @@ func StartBinary(t testing.TB, opts Options, extraArgs ...string) *Cluster {
 	c := newCluster(t, opts)
 	args := []string{"server", "--data-dir", c.DataDir, "--bind-address", "127.0.0.1",
 		"--port", strconv.Itoa(c.Port), "--cluster-dns=false"}
-	if !opts.Agent {
+	if opts.Agent {
+		// The local agent takes the host's containerd network, nftables
+		// and node ports: one such cluster at a time across packages.
+		hostlock.Lock(t)
+	} else {
 		args = append(args, "--no-agent")
 	}
 	if len(opts.EtcdEndpoints) > 0 {

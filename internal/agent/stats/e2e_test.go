@@ -30,6 +30,7 @@ import (
 	"github.com/navarch/navarch/internal/agent/stats"
 	"github.com/navarch/navarch/internal/images"
 	"github.com/navarch/navarch/test/framework"
+	"github.com/navarch/navarch/test/hostlock"
 )
 
 // The test's pod network, apart from the agent's own end-to-end test and
@@ -57,6 +58,7 @@ func TestStatsEndToEnd(t *testing.T) {
 	if err := cri.CheckDependencies(cri.DefaultCNIBinDir); err != nil {
 		t.Skipf("containerd is not installed (hack/install-deps.sh installs it): %v", err)
 	}
+	hostlock.Lock(t) // containerd, the pod bridge and port 10250 are the host's
 	binDir := t.TempDir()
 	build := exec.Command("go", "build", "-o", binDir+"/", "./testdata/burn")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
@@ -74,7 +76,7 @@ func TestStatsEndToEnd(t *testing.T) {
 			t.Errorf("cleanup: %v", err)
 		}
 	})
-	a, err := agent.New(agent.Config{NodeName: e2eNode, DataDir: dataDir, Bridge: e2eBridge, PodCIDR: e2ePodCIDR}, client)
+	a, err := agent.New(agent.Config{NodeName: e2eNode, DataDir: dataDir, Bridge: e2eBridge, PodCIDR: e2ePodCIDR, KubeletAddress: ":0"}, client)
 	if err != nil {
 		t.Fatal(err)
 	}
