@@ -105,7 +105,7 @@ token in the server's <data-dir>/token).`,
 			// The service proxy runs beside the agent; its rules stay when
 			// the agent stops, so traffic keeps flowing across restarts.
 			factory := informers.NewSharedInformerFactory(client, 0)
-			proxier := proxy.New(factory, proxy.NftCommand{})
+			proxier := proxy.New(proxy.Config{NodeName: a.NodeName()}, factory, proxy.NftCommand{})
 			factory.Start(ctx.Done())
 			errc := make(chan error, 2)
 			go func() { errc <- a.Start(ctx) }()
