@@ -315,3 +315,48 @@ func dedupEndpoints(eps []Endpoint) []Endpoint {
 	}
 	return out
 }
+
+// TestFullSyncKeepsAffinity checks an in-place full sync (the start-up
+// reconcile and the periodic one) keeps the clients pinned in affinity
+// sets that stay, and that the old layout is recognised as foreign.
+func TestFullSyncKeepsAffinity(t *testing.T) {
+	needNft(t)
+	ctx := context.Background()
+	table := scratchTable(t, "aff")
+	sticky := with(port("sticky", "", 12, 8, 9), func(sp *ServicePort) { sp.AffinitySeconds = 600 })
+	rs := rulesetFor([]ServicePort{sticky, port("other", "", 13, 10)})
+	apply(t, replaceScript(table, rs))
+	set := rs.services["default/sticky"].affinityName[0]
+	apply(t, fmt.Sprintf("add element ip %s %s { 192.0.2.77 }\n", table, set))
+
+	// "other" is gone meanwhile (a restart that missed the deletion).
+	next := rulesetFor([]ServicePort{sticky})
+	objs, err := (NftCommand{}).Objects(ctx, table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !compatible(objs) {
+		t.Fatalf("own table seen as foreign: %+v", objs)
+	}
+	apply(t, fullScript(table, next, objs))
+	out, err := exec.Command("nft", "list", "set", "ip", table, set).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "192.0.2.77") {
+		t.Errorf("the pinned client is gone after a full sync (%v):\n%s", err, out)
+	}
+	objs, err = (NftCommand{}).Objects(ctx, table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name := range objs.Chains {
+		if strings.Contains(name, "default-other") {
+			t.Errorf("a removed service's chain survived the full sync: %s", name)
+		}
+	}
+
+	// The layout before incremental syncs had sets where maps now are.
+	old := scratchTable(t, "oldlayout")
+	apply(t, fmt.Sprintf("table ip %s {\n\tset no-endpoint-nodeports {\n\t\ttype inet_proto . inet_service\n\t}\n\tchain services {\n\t}\n}\n", old))
+	if objs, err := (NftCommand{}).Objects(ctx, old); err != nil || compatible(objs) {
+		t.Errorf("old layout seen as compatible (%v): %+v", err, objs)
+	}
+}
