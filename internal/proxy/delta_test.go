@@ -188,6 +188,22 @@ func removeOrphanTables() {
 	}
 }
 
+// applyDelta applies d through nft or netlink (no fallback to nft).
+func applyDelta(t testing.TB, path, table string, d *delta) {
+	t.Helper()
+	if path == "nft" {
+		apply(t, d.script(table))
+		return
+	}
+	b, err := d.netlinkBatch(table)
+	if err == nil {
+		err = b.send()
+	}
+	if err != nil {
+		t.Fatalf("netlink: %v\nthe same delta as a script:\n%s", err, d.script(table))
+	}
+}
+
 func apply(t testing.TB, s string) {
 	t.Helper()
 	if err := (NftCommand{}).Apply(context.Background(), s); err != nil {
@@ -205,14 +221,16 @@ func TestDeltaConverges(t *testing.T) {
 	for _, tc := range deltaCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			before, after := rulesetFor(tc.before), rulesetFor(tc.after)
-			apply(t, replaceScript(inc, before))
-			if d := deltaScript(inc, before, after, changedServices(tc.before, tc.after)); d != "" {
-				apply(t, d)
-			}
 			apply(t, replaceScript(whole, after))
 			want := listTable(t, whole)
-			if d := diffTables(want, listTable(t, inc)); d != "" {
-				t.Errorf("after the delta (-full render +incremental):\n%s", d)
+			for _, path := range []string{"nft", "netlink"} {
+				apply(t, replaceScript(inc, before))
+				if d := computeDelta(before, after, changedServices(tc.before, tc.after)); d != nil {
+					applyDelta(t, path, inc, d)
+				}
+				if d := diffTables(want, listTable(t, inc)); d != "" {
+					t.Errorf("after the delta through %s (-full render +incremental):\n%s", path, d)
+				}
 			}
 
 			apply(t, replaceScript(inPlace, before))
@@ -232,7 +250,7 @@ func TestDeltaConverges(t *testing.T) {
 }
 
 // TestSequenceConverges runs 150 random changes over 30 services as
-// partial syncs on a real table and checks the end state is exactly the
+// partial syncs (through netlink and nft in turn) on a real table and checks the end state is exactly the
 // full render of the final state.
 func TestSequenceConverges(t *testing.T) {
 	needNft(t)
@@ -294,8 +312,12 @@ func TestSequenceConverges(t *testing.T) {
 			changed = append(changed, "default/"+name)
 		}
 		next := rulesetFor(flat())
-		if d := deltaScript(inc, applied, next, changed); d != "" {
-			apply(t, d)
+		if d := computeDelta(applied, next, changed); d != nil {
+			path := "netlink"
+			if step%2 == 1 {
+				path = "nft"
+			}
+			applyDelta(t, path, inc, d)
 		}
 		applied = next
 	}

@@ -18,9 +18,13 @@
 //     without endpoints on this node.
 //
 // The table is data first (ruleset, built per Service by pure functions,
-// golden-tested) and scripts second: RenderTable writes it whole,
-// fullScript rewrites it in place, deltaScript writes only what changed
-// between two rulesets. Proxier watches the API and applies those scripts
-// with `nft -f`, one transaction each, so traffic never sees a half-updated
-// table and nothing is ever flushed and rebuilt in two steps.
+// golden-tested) and transactions second: RenderTable writes it whole,
+// fullScript rewrites it in place (both nft scripts), computeDelta finds
+// what changed between two rulesets, written as an nft script
+// (deltaScript, golden-tested) or as one nf_tables netlink batch
+// (netlink.go: nft would first read all 11,000 chains of a large table).
+// Proxier watches the API and applies them one transaction each, so
+// traffic never sees a half-updated table and nothing is ever flushed and
+// rebuilt in two steps. The tests check on the kernel that every path
+// leaves exactly what a whole render does.
 package proxy

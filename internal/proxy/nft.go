@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os/exec"
 	"strings"
+
+	"k8s.io/klog/v2"
 )
 
 // Applier loads an nft script as one transaction: all of it or nothing.
@@ -38,11 +41,24 @@ type TableObjects struct {
 	Sets map[string]string
 }
 
-// NftCommand talks to nftables through the nft command (nft 1.0.6 and
-// later).
-type NftCommand struct{ Path string }
+// deltaApplier is the optional fast path of partial syncs.
+type deltaApplier interface {
+	applyDelta(ctx context.Context, table string, d *delta) error
+}
 
-var _ NFT = NftCommand{}
+// NftCommand talks to nftables through the nft command (nft 1.0.6 and
+// later), and sends partial syncs straight over netlink (see netlink.go)
+// unless NoNetlink is set.
+type NftCommand struct {
+	Path string
+	// NoNetlink sends partial syncs through nft too.
+	NoNetlink bool
+}
+
+var (
+	_ NFT          = NftCommand{}
+	_ deltaApplier = NftCommand{}
+)
 
 func (n NftCommand) run(ctx context.Context, stdin string, args ...string) ([]byte, error) {
 	path := n.Path
@@ -74,6 +90,26 @@ func firstLines(s string, n int) string {
 func (n NftCommand) Apply(ctx context.Context, script string) error {
 	_, err := n.run(ctx, script, "-f", "-")
 	return err
+}
+
+// applyDelta sends d as one netlink batch; if that fails it tries the
+// same change as an nft script, so a kernel the encoder does not suit
+// costs time, not correctness.
+func (n NftCommand) applyDelta(ctx context.Context, table string, d *delta) error {
+	if n.NoNetlink {
+		return n.Apply(ctx, d.script(table))
+	}
+	b, err := d.netlinkBatch(table)
+	if err == nil {
+		if err = b.send(); err == nil {
+			return nil
+		}
+	}
+	if err2 := n.Apply(ctx, d.script(table)); err2 != nil {
+		return errors.Join(err, err2)
+	}
+	klog.FromContext(ctx).V(1).Info("Partial sync over netlink failed; nft did it", "err", err)
+	return nil
 }
 
 // Objects implements Lister. It lists chains, sets and maps of the whole

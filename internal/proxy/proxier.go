@@ -107,7 +107,6 @@ type syncReport struct {
 	services []string // for a partial sync: the services it rewrote
 	start    time.Time
 	duration time.Duration
-	bytes    int
 }
 
 // New returns a proxier fed by the factory's Service and EndpointSlice
@@ -321,16 +320,22 @@ func (p *Proxier) syncPartial(ctx context.Context) error {
 	}
 	sort.Strings(pending)
 	start := time.Now()
-	s := deltaScript(p.cfg.Table, p.applied, p.desired, pending)
-	if s != "" {
-		if err := p.nft.Apply(ctx, s); err != nil {
+	d := computeDelta(p.applied, p.desired, pending)
+	if d != nil {
+		var err error
+		if fast, ok := p.nft.(deltaApplier); ok {
+			err = fast.applyDelta(ctx, p.cfg.Table, d)
+		} else {
+			err = p.nft.Apply(ctx, d.script(p.cfg.Table))
+		}
+		if err != nil {
 			return err
 		}
 	}
 	p.applied = p.desired
 	p.pending = map[string]bool{}
-	if s != "" && p.afterSync != nil {
-		p.afterSync(syncReport{services: pending, start: start, duration: time.Since(start), bytes: len(s)})
+	if d != nil && p.afterSync != nil {
+		p.afterSync(syncReport{services: d.changedService, start: start, duration: time.Since(start)})
 	}
 	return nil
 }
@@ -385,7 +390,7 @@ func (p *Proxier) syncFull(ctx context.Context) error {
 	p.applied = rs
 	p.pending = map[string]bool{}
 	if p.afterSync != nil {
-		p.afterSync(syncReport{full: true, start: start, duration: time.Since(start), bytes: len(s)})
+		p.afterSync(syncReport{full: true, start: start, duration: time.Since(start)})
 	}
 	logger.V(2).Info("Synced all service rules", "services", len(rs.services), "elapsed", time.Since(start))
 	return nil

@@ -106,9 +106,9 @@ func (s *script) elements(verb, table string, elems []element, keysOnly bool) {
 	byMap := map[string][]string{}
 	for _, e := range elems {
 		if keysOnly {
-			byMap[e.m] = append(byMap[e.m], e.key)
+			byMap[e.m] = append(byMap[e.m], e.String())
 		} else {
-			byMap[e.m] = append(byMap[e.m], e.key+" : "+e.verdict)
+			byMap[e.m] = append(byMap[e.m], e.String()+" : "+e.verdict)
 		}
 	}
 	for _, m := range baseMaps {
@@ -147,7 +147,7 @@ func replaceScript(table string, rs *ruleset) string {
 		if list := sortedElements(elems, m.name); len(list) > 0 {
 			var lines []string
 			for _, e := range list {
-				lines = append(lines, e.key+" : "+e.verdict)
+				lines = append(lines, e.String()+" : "+e.verdict)
 			}
 			s.line("\t\telements = {\n\t\t\t%s\n\t\t}", strings.Join(lines, ",\n\t\t\t"))
 		}
@@ -313,20 +313,37 @@ func fullScript(table string, rs *ruleset, objs *TableObjects) string {
 	return s.String()
 }
 
-// deltaScript returns the nft script that takes the table from old to
-// new, one transaction, looking only at the services named in changed
-// (every other service must have the same rules in both). It returns ""
-// when nothing differs. The order inside the script is what the kernel
-// needs: sets and chains exist before rules and map entries point at
-// them; entries and rules that point at a chain are gone before it is.
-func deltaScript(table string, old, new *ruleset, changed []string) string {
-	type named struct {
-		name string
-		c    chain
-	}
-	var added, rewritten []named
-	var removedChains, addedSets, removedSets []string
-	newSets := map[string]int32{}
+// namedChain is a chain with its name.
+type namedChain struct {
+	name string
+	c    chain
+}
+
+// affinitySet is an affinity set to create.
+type affinitySet struct {
+	name    string
+	timeout int32
+}
+
+// delta is what a partial sync changes, in the order the kernel needs:
+// sets and chains exist before rules and map entries point at them;
+// entries and rules that point at a chain are gone before it is.
+type delta struct {
+	addedSets      []affinitySet
+	added          []namedChain // created, with their comment, then filled
+	rewritten      []namedChain // flushed, then filled
+	delElems       []element    // removed, or changed (then in addElems too)
+	addElems       []element
+	removedChains  []string // flushed, then deleted
+	removedSets    []string
+	changedService []string
+}
+
+// computeDelta returns what takes the table from old to new, looking only
+// at the services named in changed (every other service must have the
+// same rules in both); nil when nothing differs.
+func computeDelta(old, new *ruleset, changed []string) *delta {
+	d := &delta{}
 	seen := map[string]bool{}
 	for _, k := range changed {
 		if seen[k] {
@@ -337,6 +354,7 @@ func deltaScript(table string, old, new *ruleset, changed []string) string {
 		if o == n {
 			continue
 		}
+		d.changedService = append(d.changedService, k)
 		if o == nil {
 			o = &serviceRules{}
 		}
@@ -348,25 +366,24 @@ func deltaScript(table string, old, new *ruleset, changed []string) string {
 			oc, existed := o.chains[name]
 			switch {
 			case !existed:
-				added = append(added, named{name, nc})
+				d.added = append(d.added, namedChain{name, nc})
 			case !oc.equal(nc):
-				rewritten = append(rewritten, named{name, nc})
+				d.rewritten = append(d.rewritten, namedChain{name, nc})
 			}
 		}
 		for _, name := range o.chainNames {
 			if _, kept := n.chains[name]; !kept {
-				removedChains = append(removedChains, name)
+				d.removedChains = append(d.removedChains, name)
 			}
 		}
 		for _, name := range n.affinityName {
 			if _, existed := o.affinity[name]; !existed {
-				addedSets = append(addedSets, name)
-				newSets[name] = n.affinity[name]
+				d.addedSets = append(d.addedSets, affinitySet{name, n.affinity[name]})
 			}
 		}
 		for _, name := range o.affinityName {
 			if _, kept := n.affinity[name]; !kept {
-				removedSets = append(removedSets, name)
+				d.removedSets = append(d.removedSets, name)
 			}
 		}
 	}
@@ -376,7 +393,7 @@ func deltaScript(table string, old, new *ruleset, changed []string) string {
 	// stays.
 	oldElems, newElems := old.elements(), new.elements()
 	keys := map[elemKey]bool{}
-	for _, k := range changed {
+	for _, k := range d.changedService {
 		for _, rs := range []*ruleset{old, new} {
 			if svc := rs.services[k]; svc != nil {
 				for _, e := range svc.elements {
@@ -385,58 +402,71 @@ func deltaScript(table string, old, new *ruleset, changed []string) string {
 			}
 		}
 	}
-	var delElems, addElems []element
 	for k := range keys {
 		ov, inOld := oldElems[k]
 		nv, inNew := newElems[k]
 		if inOld && (!inNew || ov != nv) {
-			delElems = append(delElems, element{k, ov})
+			d.delElems = append(d.delElems, element{k, ov})
 		}
 		if inNew && (!inOld || ov != nv) {
-			addElems = append(addElems, element{k, nv})
+			d.addElems = append(d.addElems, element{k, nv})
 		}
 	}
-	if len(added)+len(rewritten)+len(removedChains)+len(addedSets)+len(removedSets)+len(delElems)+len(addElems) == 0 {
-		return ""
+	if len(d.added)+len(d.rewritten)+len(d.removedChains)+len(d.addedSets)+len(d.removedSets)+len(d.delElems)+len(d.addElems) == 0 {
+		return nil
 	}
 	sortElems := func(list []element) {
 		sort.Slice(list, func(i, j int) bool {
 			if list[i].m != list[j].m {
 				return list[i].m < list[j].m
 			}
-			return list[i].key < list[j].key
+			return list[i].String() < list[j].String()
 		})
 	}
-	sortElems(delElems)
-	sortElems(addElems)
+	sortElems(d.delElems)
+	sortElems(d.addElems)
+	return d
+}
 
+// script writes the delta as one nft transaction.
+func (d *delta) script(table string) string {
 	var s script
-	for _, c := range rewritten {
+	for _, c := range d.rewritten {
 		s.line("flush chain ip %s %s", table, c.name)
 	}
-	if len(added)+len(rewritten)+len(addedSets) > 0 {
+	if len(d.added)+len(d.rewritten)+len(d.addedSets) > 0 {
 		s.line("table ip %s {", table)
-		for _, name := range addedSets {
-			s.affinitySet(name, newSets[name])
+		for _, a := range d.addedSets {
+			s.affinitySet(a.name, a.timeout)
 		}
-		for _, c := range added {
+		for _, c := range d.added {
 			s.chain(c.name, c.c, true, true)
 		}
-		for _, c := range rewritten {
+		for _, c := range d.rewritten {
 			s.chain(c.name, c.c, false, true)
 		}
 		s.line("}")
 	}
-	s.elements("delete", table, delElems, true)
-	s.elements("add", table, addElems, false)
-	for _, name := range removedChains {
+	s.elements("delete", table, d.delElems, true)
+	s.elements("add", table, d.addElems, false)
+	for _, name := range d.removedChains {
 		s.line("flush chain ip %s %s", table, name)
 	}
-	for _, name := range removedChains {
+	for _, name := range d.removedChains {
 		s.line("delete chain ip %s %s", table, name)
 	}
-	for _, name := range removedSets {
+	for _, name := range d.removedSets {
 		s.line("delete set ip %s %s", table, name)
 	}
 	return s.String()
+}
+
+// deltaScript returns the nft script of computeDelta; "" when nothing
+// differs.
+func deltaScript(table string, old, new *ruleset, changed []string) string {
+	d := computeDelta(old, new, changed)
+	if d == nil {
+		return ""
+	}
+	return d.script(table)
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/base32"
 	"fmt"
+	"net/netip"
 	"sort"
 	"strings"
 )
@@ -68,7 +69,7 @@ func isServiceObject(name string) bool {
 // source, and the kernel ignores comment updates).
 type chain struct {
 	comment string
-	rules   []string
+	rules   []rule
 }
 
 func (c chain) equal(o chain) bool {
@@ -76,17 +77,105 @@ func (c chain) equal(o chain) bool {
 		return false
 	}
 	for i := range c.rules {
-		if c.rules[i] != o.rules[i] {
+		if !c.rules[i].equal(o.rules[i]) {
 			return false
 		}
 	}
 	return true
 }
 
-// elemKey names one entry of one of the base verdict maps.
-type elemKey struct{ m, key string }
+// ruleKind is one of the few rule shapes per-service chains hold.
+type ruleKind int
 
-// element is an entry of a base verdict map.
+const (
+	// ruleMarkFrom: ip saddr <ip> meta mark set meta mark or 0x4000
+	// (hairpin: an endpoint reaching itself).
+	ruleMarkFrom ruleKind = iota
+	// ruleAffinityUpdate: update @<set> { ip saddr }
+	ruleAffinityUpdate
+	// ruleDNAT: meta l4proto <proto> dnat to <ip>:<port>
+	ruleDNAT
+	// ruleAffinityGoto: ip saddr @<set> goto <target>
+	ruleAffinityGoto
+	// ruleGoto: goto <target>
+	ruleGoto
+	// ruleBalance: numgen random mod N vmap { 0 : goto <targets[0]>, ... }
+	ruleBalance
+	// ruleMarkGoto: meta mark set meta mark or 0x4000 goto <target>
+	ruleMarkGoto
+	// ruleLocalMarkGoto: fib saddr type local meta mark set meta mark or
+	// 0x4000 goto <target> (the node's own traffic).
+	ruleLocalMarkGoto
+)
+
+// rule is one rule of a per-service chain, as data: String writes it for
+// nft, the netlink encoder (netlink.go) writes the same expressions.
+type rule struct {
+	kind    ruleKind
+	ip      netip.Addr
+	port    int32
+	proto   string
+	set     string
+	target  string
+	targets []string
+}
+
+func (r rule) String() string {
+	switch r.kind {
+	case ruleMarkFrom:
+		return fmt.Sprintf("ip saddr %s meta mark set meta mark or %s", r.ip, hairpinMark)
+	case ruleAffinityUpdate:
+		return fmt.Sprintf("update @%s { ip saddr }", r.set)
+	case ruleDNAT:
+		return fmt.Sprintf("meta l4proto %s dnat to %s:%d", r.proto, r.ip, r.port)
+	case ruleAffinityGoto:
+		return fmt.Sprintf("ip saddr @%s goto %s", r.set, r.target)
+	case ruleGoto:
+		return "goto " + r.target
+	case ruleBalance:
+		m := make([]string, len(r.targets))
+		for i, c := range r.targets {
+			m[i] = fmt.Sprintf("%d : goto %s", i, c)
+		}
+		return fmt.Sprintf("numgen random mod %d vmap { %s }", len(r.targets), strings.Join(m, ", "))
+	case ruleMarkGoto:
+		return fmt.Sprintf("meta mark set meta mark or %s goto %s", hairpinMark, r.target)
+	case ruleLocalMarkGoto:
+		return fmt.Sprintf("fib saddr type local meta mark set meta mark or %s goto %s", hairpinMark, r.target)
+	}
+	return fmt.Sprintf("# unknown rule kind %d", r.kind)
+}
+
+func (r rule) equal(o rule) bool {
+	if r.kind != o.kind || r.ip != o.ip || r.port != o.port || r.proto != o.proto || r.set != o.set || r.target != o.target || len(r.targets) != len(o.targets) {
+		return false
+	}
+	for i := range r.targets {
+		if r.targets[i] != o.targets[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// elemKey names one entry of one of the base verdict maps: ip . proto .
+// port in the address maps, proto . port in the NodePort maps.
+type elemKey struct {
+	m     string
+	ip    netip.Addr // invalid in the NodePort maps
+	proto string
+	port  int32
+}
+
+func (k elemKey) String() string {
+	if k.ip.IsValid() {
+		return fmt.Sprintf("%s . %s . %d", k.ip, k.proto, k.port)
+	}
+	return fmt.Sprintf("%s . %d", k.proto, k.port)
+}
+
+// element is an entry of a base verdict map; verdict is "goto <chain>"
+// or "drop".
 type element struct {
 	elemKey
 	verdict string
@@ -105,7 +194,7 @@ type serviceRules struct {
 	elements     []element
 }
 
-func (s *serviceRules) addChain(name, comment string, rules ...string) {
+func (s *serviceRules) addChain(name, comment string, rules ...rule) {
 	if _, ok := s.chains[name]; ok {
 		return
 	}
@@ -163,33 +252,30 @@ func (s *serviceRules) addPort(sp ServicePort) {
 	if sp.InternalLocal {
 		internalChain = localChain
 	}
-	add := func(m, key, verdict string) {
-		s.elements = append(s.elements, element{elemKey{m, key}, verdict})
+	add := func(m string, ip netip.Addr, port int32, verdict string) {
+		s.elements = append(s.elements, element{elemKey{m, ip, proto, port}, verdict})
 	}
 	for _, ip := range sp.ClusterIPs {
-		key := fmt.Sprintf("%s . %s . %d", ip, proto, sp.Port)
 		if hasInternalEndpoints {
-			add(mapServiceIPs, key, "goto "+internalChain)
+			add(mapServiceIPs, ip, sp.Port, "goto "+internalChain)
 		} else {
-			add(mapNoEndpointServices, key, noEndpoints)
+			add(mapNoEndpointServices, ip, sp.Port, noEndpoints)
 		}
 	}
 	for _, ip := range sp.ExternalIPs {
-		key := fmt.Sprintf("%s . %s . %d", ip, proto, sp.Port)
 		if hasEndpoints {
-			add(mapServiceIPs, key, "goto "+extChain)
+			add(mapServiceIPs, ip, sp.Port, "goto "+extChain)
 		}
 		if !hasExternalEndpoints {
-			add(mapNoEndpointServices, key, noEndpoints)
+			add(mapNoEndpointServices, ip, sp.Port, noEndpoints)
 		}
 	}
 	if sp.NodePort != 0 {
-		key := fmt.Sprintf("%s . %d", proto, sp.NodePort)
 		if hasEndpoints {
-			add(mapServiceNodePorts, key, "goto "+extChain)
+			add(mapServiceNodePorts, netip.Addr{}, sp.NodePort, "goto "+extChain)
 		}
 		if !hasExternalEndpoints {
-			add(mapNoEndpointNodePorts, key, noEndpoints)
+			add(mapNoEndpointNodePorts, netip.Addr{}, sp.NodePort, noEndpoints)
 		}
 	}
 	if !hasEndpoints {
@@ -199,16 +285,16 @@ func (s *serviceRules) addPort(sp ServicePort) {
 	// Chains, in the order a packet meets them.
 	comment := sp.key() + " " + proto
 	if hasExternal {
-		var rules []string
+		var rules []rule
 		if !sp.ExternalLocal {
-			rules = append(rules, fmt.Sprintf("meta mark set meta mark or %s goto %s", hairpinMark, clusterChain))
+			rules = append(rules, rule{kind: ruleMarkGoto, target: clusterChain})
 		} else {
 			// The node's own traffic has a local source address the
 			// endpoint could not answer: masquerade it, and let it use
 			// every endpoint, as upstream does.
-			rules = append(rules, fmt.Sprintf("fib saddr type local meta mark set meta mark or %s goto %s", hairpinMark, clusterChain))
+			rules = append(rules, rule{kind: ruleLocalMarkGoto, target: clusterChain})
 			if len(local) > 0 {
-				rules = append(rules, "goto "+localChain)
+				rules = append(rules, rule{kind: ruleGoto, target: localChain})
 			}
 		}
 		s.addChain(extChain, comment+" external", rules...)
@@ -225,11 +311,11 @@ func (s *serviceRules) addPort(sp ServicePort) {
 	}
 	for _, ep := range reached {
 		name, aff := endpointNames(sp, proto, ep)
-		rules := []string{fmt.Sprintf("ip saddr %s meta mark set meta mark or %s", ep.IP, hairpinMark)}
+		rules := []rule{{kind: ruleMarkFrom, ip: ep.IP}}
 		if aff != "" {
-			rules = append(rules, fmt.Sprintf("update @%s { ip saddr }", aff))
+			rules = append(rules, rule{kind: ruleAffinityUpdate, set: aff})
 		}
-		rules = append(rules, fmt.Sprintf("meta l4proto %s dnat to %s:%d", proto, ep.IP, ep.Port))
+		rules = append(rules, rule{kind: ruleDNAT, proto: proto, ip: ep.IP, port: ep.Port})
 		s.addChain(name, "", rules...)
 	}
 }
@@ -247,8 +333,8 @@ func endpointNames(sp ServicePort, proto string, ep Endpoint) (chainName, affini
 
 // balance returns the rules that pick one of eps: the endpoint a client
 // is pinned to (session affinity), else one at random.
-func (s *serviceRules) balance(sp ServicePort, proto string, eps []Endpoint) []string {
-	var rules []string
+func (s *serviceRules) balance(sp ServicePort, proto string, eps []Endpoint) []rule {
+	var rules []rule
 	var targets []string
 	for _, ep := range eps {
 		name, aff := endpointNames(sp, proto, ep)
@@ -258,17 +344,13 @@ func (s *serviceRules) balance(sp ServicePort, proto string, eps []Endpoint) []s
 				s.affinity[aff] = sp.AffinitySeconds
 				s.affinityName = append(s.affinityName, aff)
 			}
-			rules = append(rules, fmt.Sprintf("ip saddr @%s goto %s", aff, name))
+			rules = append(rules, rule{kind: ruleAffinityGoto, set: aff, target: name})
 		}
 	}
 	if len(targets) == 1 {
-		return append(rules, "goto "+targets[0])
+		return append(rules, rule{kind: ruleGoto, target: targets[0]})
 	}
-	var m []string
-	for i, c := range targets {
-		m = append(m, fmt.Sprintf("%d : goto %s", i, c))
-	}
-	return append(rules, fmt.Sprintf("numgen random mod %d vmap { %s }", len(targets), strings.Join(m, ", ")))
+	return append(rules, rule{kind: ruleBalance, targets: targets})
 }
 
 // ruleset is the whole table as data: what each Service ("ns/name")
@@ -358,6 +440,6 @@ func sortedElements(elems map[elemKey]string, m string) []element {
 			out = append(out, element{k, v})
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].key < out[j].key })
+	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
 	return out
 }
