@@ -28,11 +28,18 @@ import (
 // Every tenth change is verified in the kernel (`nft list chain`,
 // untimed). It reports p50/p99 of that latency, p50 of the nft apply
 // alone, and for comparison the time of a full in-place sync and of
-// replacing the whole table. Needs root and nft; run with
+// replacing the whole table. Partial syncs go over netlink (what the
+// proxier does) or, for comparison, through nft. Needs root and nft; run
+// with
 //
 //	go test ./internal/proxy -run '^$' -bench ProgrammingLatency -benchtime 200x
 func BenchmarkProgrammingLatency(b *testing.B) {
 	needNft(b)
+	b.Run("netlink", func(b *testing.B) { benchmarkProgrammingLatency(b, NftCommand{}) })
+	b.Run("nft", func(b *testing.B) { benchmarkProgrammingLatency(b, NftCommand{NoNetlink: true}) })
+}
+
+func benchmarkProgrammingLatency(b *testing.B, nft NftCommand) {
 	const services, endpoints = 1000, 10
 	epIP := func(svc, ep, gen int) string {
 		// 10.(64+gen).<svc/4>.<(svc%4)*60+ep+1>: distinct per service,
@@ -58,7 +65,7 @@ func BenchmarkProgrammingLatency(b *testing.B) {
 	table := scratchTable(b, "bench")
 	ctx, cancel := context.WithCancel(klog.NewContext(context.Background(), klog.Background().V(1)))
 	factory := informers.NewSharedInformerFactory(client, 0)
-	p := New(Config{NodeName: "node-a", Table: table}, factory, NftCommand{})
+	p := New(Config{NodeName: "node-a", Table: table}, factory, nft)
 	reports := make(chan syncReport, 1000)
 	p.afterSync = func(r syncReport) { reports <- r }
 	factory.Start(ctx.Done())
