@@ -72,7 +72,8 @@ const sliceServiceIndex = "navarch.io/proxy-service"
 // and objects nobody wants are removed (the table is replaced whole only
 // when its layout is not ours, which empties session affinity). Every
 // other sync is partial: it rebuilds only the Services that changed since
-// the last sync and sends one transaction with just the difference. Both
+// the last sync and sends one transaction with just the difference (a
+// netlink batch with NftCommand, falling back to nft). Both
 // read the informer caches when they run, so the rules converge to the
 // latest state however many changes arrive meanwhile.
 type Proxier struct {
