@@ -121,7 +121,7 @@ the API server publishes in kube-system/kube-root-ca.crt.`,
 			// The service proxy runs beside the agent; its rules stay when
 			// the agent stops, so traffic keeps flowing across restarts.
 			factory := informers.NewSharedInformerFactory(client, 0)
-			proxier := proxy.New(factory, proxy.NftCommand{})
+			proxier := proxy.New(proxy.Config{NodeName: a.NodeName()}, factory, proxy.NftCommand{})
 			factory.Start(ctx.Done())
 			errc := make(chan error, 2)
 			go func() { errc <- a.Start(ctx) }()

@@ -3,15 +3,28 @@
 // (`table ip navarch`), the layout kube-proxy's nftables mode uses:
 //
 //   - a verdict map from VIP . protocol . port to a per-service chain
-//     (cluster IPs, external IPs, load-balancer IPs);
-//   - a verdict map from protocol . port to the same chains for NodePorts,
-//     matched on every local address;
-//   - per-service chains picking an endpoint at random (or the one a
-//     client is pinned to with ClientIP session affinity), per-endpoint
-//     chains doing the DNAT and marking hairpin traffic for masquerade;
-//   - a filter chain rejecting traffic to services without endpoints.
+//     (cluster IPs, external IPs, load-balancer IPs), and one from
+//     protocol . port for NodePorts, matched on every local address;
+//   - per service port a cluster chain (every ready endpoint), a local
+//     chain (the ready endpoints on this node, for the Local traffic
+//     policies) and an external chain for external IPs, load-balancer IPs
+//     and NodePorts (masquerade under externalTrafficPolicy Cluster; keep
+//     the client address under Local);
+//   - per endpoint a chain doing the DNAT, marking hairpin traffic for
+//     masquerade and, with ClientIP session affinity, pinning the client
+//     in a set whose timeout is the service's timeoutSeconds;
+//   - verdict maps in the filter hooks rejecting traffic to services
+//     without endpoints, and dropping external traffic to a Local service
+//     without endpoints on this node.
 //
-// Render is a pure function (golden-tested); Proxier watches the API and
-// applies what Render gives with one `nft -f` transaction, so traffic
-// never sees a half-updated table.
+// The table is data first (ruleset, built per Service by pure functions,
+// golden-tested) and transactions second: RenderTable writes it whole,
+// fullScript rewrites it in place (both nft scripts), computeDelta finds
+// what changed between two rulesets, written as an nft script
+// (deltaScript, golden-tested) or as one nf_tables netlink batch
+// (netlink.go: nft would first read all 11,000 chains of a large table).
+// Proxier watches the API and applies them one transaction each, so
+// traffic never sees a half-updated table and nothing is ever flushed and
+// rebuilt in two steps. The tests check on the kernel that every path
+// leaves exactly what a whole render does.
 package proxy

@@ -14,10 +14,20 @@ type ServicePort struct {
 	Namespace, Name, PortName string
 	Protocol                  corev1.Protocol
 	Port                      int32
-	NodePort                  int32
-	// VIPs are the cluster IP(s), external IPs and load-balancer IPs the
-	// port answers on (IPv4 only).
-	VIPs []netip.Addr
+	// NodePort is the port the service answers on every local address
+	// (NodePort and LoadBalancer services); 0: none.
+	NodePort int32
+	// ClusterIPs are the addresses internal traffic uses (IPv4 only).
+	ClusterIPs []netip.Addr
+	// ExternalIPs are the external IPs and load-balancer ingress IPs:
+	// with NodePort, the "external" destinations traffic policies speak of.
+	ExternalIPs []netip.Addr
+	// ExternalLocal is externalTrafficPolicy Local: external traffic goes
+	// only to endpoints on this node and keeps its client address.
+	ExternalLocal bool
+	// InternalLocal is internalTrafficPolicy Local: cluster IP traffic
+	// goes only to endpoints on this node.
+	InternalLocal bool
 	// AffinitySeconds is the ClientIP session affinity timeout; 0: none.
 	AffinitySeconds int32
 	// Endpoints are the ready endpoints, sorted.
@@ -28,6 +38,9 @@ type ServicePort struct {
 type Endpoint struct {
 	IP   netip.Addr
 	Port int32
+	// Local: the endpoint runs on this node (its EndpointSlice entry names
+	// this node).
+	Local bool
 }
 
 // key names a service port for humans: "ns/name:port".
@@ -39,53 +52,75 @@ func (sp ServicePort) key() string {
 	return k
 }
 
+// serviceKey names the service a port belongs to: "ns/name".
+func (sp ServicePort) serviceKey() string { return sp.Namespace + "/" + sp.Name }
+
 // BuildServicePorts computes the service ports of svc from its
-// EndpointSlices. Headless and ExternalName services have none.
-func BuildServicePorts(svc *corev1.Service, slices []*discoveryv1.EndpointSlice) []ServicePort {
+// EndpointSlices, as seen from the node named nodeName (which decides
+// which endpoints are local; "" means none is). Headless and ExternalName
+// services have none. External IPs that are loopback, link-local,
+// unspecified or multicast are left out even if the API let them through
+// (CVE-2020-8554 class: they would capture the node's own traffic).
+func BuildServicePorts(svc *corev1.Service, slices []*discoveryv1.EndpointSlice, nodeName string) []ServicePort {
 	if svc.Spec.Type == corev1.ServiceTypeExternalName || svc.Spec.ClusterIP == corev1.ClusterIPNone || svc.Spec.ClusterIP == "" {
 		return nil
 	}
-	var vips []netip.Addr
-	add := func(s string) {
-		if a, err := netip.ParseAddr(s); err == nil && a.Is4() && !a.IsLoopback() && !a.IsLinkLocalUnicast() && !a.IsUnspecified() {
-			vips = append(vips, a)
+	parse := func(list []netip.Addr, s string) []netip.Addr {
+		a, err := netip.ParseAddr(s)
+		if err != nil || !a.Is4() || a.IsLoopback() || a.IsLinkLocalUnicast() || a.IsUnspecified() || a.IsMulticast() {
+			return list
 		}
+		for _, b := range list {
+			if a == b {
+				return list
+			}
+		}
+		return append(list, a)
 	}
+	var clusterIPs, externalIPs []netip.Addr
 	ips := svc.Spec.ClusterIPs
 	if len(ips) == 0 {
 		ips = []string{svc.Spec.ClusterIP}
 	}
 	for _, ip := range ips {
-		add(ip)
+		clusterIPs = parse(clusterIPs, ip)
 	}
 	for _, ip := range svc.Spec.ExternalIPs {
-		add(ip)
+		externalIPs = parse(externalIPs, ip)
 	}
+	external := svc.Spec.Type == corev1.ServiceTypeNodePort || svc.Spec.Type == corev1.ServiceTypeLoadBalancer
 	if svc.Spec.Type == corev1.ServiceTypeLoadBalancer {
 		for _, ing := range svc.Status.LoadBalancer.Ingress {
-			add(ing.IP)
+			externalIPs = parse(externalIPs, ing.IP)
 		}
 	}
 	var affinity int32
 	if svc.Spec.SessionAffinity == corev1.ServiceAffinityClientIP {
 		affinity = corev1.DefaultClientIPServiceAffinitySeconds
-		if c := svc.Spec.SessionAffinityConfig; c != nil && c.ClientIP != nil && c.ClientIP.TimeoutSeconds != nil {
+		if c := svc.Spec.SessionAffinityConfig; c != nil && c.ClientIP != nil && c.ClientIP.TimeoutSeconds != nil && *c.ClientIP.TimeoutSeconds > 0 {
 			affinity = *c.ClientIP.TimeoutSeconds
 		}
 	}
+	// As upstream: the external policy only matters where there are
+	// external destinations.
+	externalLocal := svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal && (external || len(externalIPs) > 0)
+	internalLocal := svc.Spec.InternalTrafficPolicy != nil && *svc.Spec.InternalTrafficPolicy == corev1.ServiceInternalTrafficPolicyLocal
 	var out []ServicePort
 	for _, p := range svc.Spec.Ports {
 		sp := ServicePort{
 			Namespace: svc.Namespace, Name: svc.Name, PortName: p.Name,
-			Protocol: p.Protocol, Port: p.Port, VIPs: vips, AffinitySeconds: affinity,
+			Protocol: protocolOr(p.Protocol), Port: p.Port,
+			ClusterIPs: clusterIPs, ExternalIPs: externalIPs,
+			ExternalLocal: externalLocal, InternalLocal: internalLocal,
+			AffinitySeconds: affinity,
 		}
-		if sp.Protocol == "" {
-			sp.Protocol = corev1.ProtocolTCP
-		}
-		if svc.Spec.Type == corev1.ServiceTypeNodePort || svc.Spec.Type == corev1.ServiceTypeLoadBalancer {
+		if external && p.NodePort > 0 && p.NodePort < 65536 {
 			sp.NodePort = p.NodePort
 		}
-		sp.Endpoints = endpointsFor(p, slices)
+		if sp.Port <= 0 || sp.Port > 65535 || !knownProtocol(sp.Protocol) {
+			continue // not valid in the API; never let it break the table
+		}
+		sp.Endpoints = endpointsFor(p, slices, nodeName)
 		out = append(out, sp)
 	}
 	return out
@@ -93,7 +128,7 @@ func BuildServicePorts(svc *corev1.Service, slices []*discoveryv1.EndpointSlice)
 
 // endpointsFor collects the ready endpoints of one service port: slices
 // carry the resolved port number under the service port's name.
-func endpointsFor(p corev1.ServicePort, slices []*discoveryv1.EndpointSlice) []Endpoint {
+func endpointsFor(p corev1.ServicePort, slices []*discoveryv1.EndpointSlice, nodeName string) []Endpoint {
 	seen := map[Endpoint]bool{}
 	var out []Endpoint
 	for _, s := range slices {
@@ -110,7 +145,7 @@ func endpointsFor(p corev1.ServicePort, slices []*discoveryv1.EndpointSlice) []E
 			if sp.Protocol != nil {
 				proto = *sp.Protocol
 			}
-			if name == p.Name && proto == protocolOr(p.Protocol) && sp.Port != nil {
+			if name == p.Name && proto == protocolOr(p.Protocol) && sp.Port != nil && *sp.Port > 0 && *sp.Port < 65536 {
 				port = *sp.Port
 			}
 		}
@@ -121,12 +156,13 @@ func endpointsFor(p corev1.ServicePort, slices []*discoveryv1.EndpointSlice) []E
 			if ep.Conditions.Ready != nil && !*ep.Conditions.Ready {
 				continue
 			}
+			local := nodeName != "" && ep.NodeName != nil && *ep.NodeName == nodeName
 			for _, a := range ep.Addresses {
 				ip, err := netip.ParseAddr(a)
 				if err != nil || !ip.Is4() {
 					continue
 				}
-				e := Endpoint{IP: ip, Port: port}
+				e := Endpoint{IP: ip, Port: port, Local: local}
 				if !seen[e] {
 					seen[e] = true
 					out = append(out, e)
@@ -138,9 +174,22 @@ func endpointsFor(p corev1.ServicePort, slices []*discoveryv1.EndpointSlice) []E
 		if c := out[i].IP.Compare(out[j].IP); c != 0 {
 			return c < 0
 		}
-		return out[i].Port < out[j].Port
+		if out[i].Port != out[j].Port {
+			return out[i].Port < out[j].Port
+		}
+		return !out[i].Local && out[j].Local
 	})
-	return out
+	// One address in two slices, once as local and once not, is one
+	// endpoint (the same pod seen twice during a slice rewrite).
+	dedup := out[:0]
+	for _, e := range out {
+		if n := len(dedup); n > 0 && dedup[n-1].IP == e.IP && dedup[n-1].Port == e.Port {
+			dedup[n-1].Local = dedup[n-1].Local || e.Local
+			continue
+		}
+		dedup = append(dedup, e)
+	}
+	return dedup
 }
 
 func protocolOr(p corev1.Protocol) corev1.Protocol {
@@ -148,6 +197,10 @@ func protocolOr(p corev1.Protocol) corev1.Protocol {
 		return corev1.ProtocolTCP
 	}
 	return p
+}
+
+func knownProtocol(p corev1.Protocol) bool {
+	return p == corev1.ProtocolTCP || p == corev1.ProtocolUDP || p == corev1.ProtocolSCTP
 }
 
 func nftProto(p corev1.Protocol) string { return strings.ToLower(string(protocolOr(p))) }

@@ -1,8 +1,6 @@
 package proxy
 
 import (
-	"crypto/sha256"
-	"encoding/base32"
 	"fmt"
 	"sort"
 	"strings"
@@ -11,21 +9,113 @@ import (
 // TableName is the nftables table the proxy owns (family ip).
 const TableName = "navarch"
 
-// hairpinMark marks connections that must be masqueraded: a pod reaching
-// itself through a VIP, and NodePort traffic (whose reply must come back
-// through this node).
-const hairpinMark = "0x4000"
+// baseMap is one of the verdict maps every table holds.
+type baseMap struct{ name, keyType string }
 
-// chainID gives a service port (or endpoint) a short stable chain name
-// suffix: readable prefix plus a hash, since names can collide once cut.
-func chainID(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	h := strings.ToLower(base32.StdEncoding.EncodeToString(sum[:])[:8])
-	readable := strings.NewReplacer("/", "-", ":", "-", ".", "-").Replace(s)
-	if len(readable) > 40 {
-		readable = readable[:40]
+// signature is how the map reads back from `nft -j list maps`.
+func (m baseMap) signature() string { return "map " + m.keyType + " : verdict" }
+
+var baseMaps = []baseMap{
+	{mapServiceIPs, "ipv4_addr . inet_proto . inet_service"},
+	{mapServiceNodePorts, "inet_proto . inet_service"},
+	{mapNoEndpointServices, "ipv4_addr . inet_proto . inet_service"},
+	{mapNoEndpointNodePorts, "inet_proto . inet_service"},
+}
+
+// baseChain is one of the chains every table holds. Hooked chains have a
+// type, hook and priority.
+type baseChain struct {
+	name, typ, hook string
+	priority        int
+	rules           []string
+}
+
+// declaration is the chain's first line inside its block ("" for a
+// regular chain).
+func (c baseChain) declaration() string {
+	if c.hook == "" {
+		return ""
 	}
-	return readable + "-" + h
+	// Numeric priorities: nft 1.0.6 refuses "dstnat" on the output hook.
+	return fmt.Sprintf("type %s hook %s priority %d; policy accept;", c.typ, c.hook, c.priority)
+}
+
+// signature is how the chain reads back from `nft -j list chains`.
+func (c baseChain) signature() string {
+	if c.hook == "" {
+		return ""
+	}
+	return fmt.Sprintf("%s %s %d", c.typ, c.hook, c.priority)
+}
+
+var baseChains = []baseChain{
+	{name: "prerouting", typ: "nat", hook: "prerouting", priority: -100, rules: []string{"jump services"}},
+	{name: "output", typ: "nat", hook: "output", priority: -100, rules: []string{"jump services"}},
+	{name: "services", rules: []string{
+		"ip daddr . meta l4proto . th dport vmap @" + mapServiceIPs,
+		"fib daddr type local meta l4proto . th dport vmap @" + mapServiceNodePorts,
+	}},
+	{name: "postrouting", typ: "nat", hook: "postrouting", priority: 100, rules: []string{
+		fmt.Sprintf("meta mark & %s == %s masquerade", hairpinMark, hairpinMark),
+	}},
+	// Destinations without a usable endpoint are refused (or dropped)
+	// before DNAT, instead of letting clients time out, as kube-proxy does.
+	{name: "filter-input", typ: "filter", hook: "input", priority: -110, rules: []string{"jump endpoints-check"}},
+	{name: "filter-output", typ: "filter", hook: "output", priority: -110, rules: []string{"jump endpoints-check"}},
+	{name: "filter-forward", typ: "filter", hook: "forward", priority: -110, rules: []string{"jump endpoints-check"}},
+	{name: "endpoints-check", rules: []string{
+		"ip daddr . meta l4proto . th dport vmap @" + mapNoEndpointServices,
+		"fib daddr type local meta l4proto . th dport vmap @" + mapNoEndpointNodePorts,
+	}},
+	{name: rejectChain, rules: []string{"reject"}},
+}
+
+// script accumulates an nft script.
+type script struct{ strings.Builder }
+
+func (s *script) line(format string, args ...interface{}) {
+	fmt.Fprintf(s, format, args...)
+	s.WriteByte('\n')
+}
+
+func (s *script) affinitySet(name string, timeout int32) {
+	s.line("\tset %s {", name)
+	s.line("\t\ttype ipv4_addr")
+	s.line("\t\tflags dynamic,timeout")
+	s.line("\t\ttimeout %ds", timeout)
+	s.line("\t}")
+}
+
+// chain writes a chain block; the comment only if withComment.
+func (s *script) chain(name string, c chain, withComment, withRules bool) {
+	s.line("\tchain %s {", name)
+	if withComment && c.comment != "" {
+		s.line("\t\tcomment %q", c.comment)
+	}
+	if withRules {
+		for _, r := range c.rules {
+			s.line("\t\t%s", r)
+		}
+	}
+	s.line("\t}")
+}
+
+// elements writes "<verb> element ip T m { ... }" for each map with
+// entries; with values unless keysOnly.
+func (s *script) elements(verb, table string, elems []element, keysOnly bool) {
+	byMap := map[string][]string{}
+	for _, e := range elems {
+		if keysOnly {
+			byMap[e.m] = append(byMap[e.m], e.String())
+		} else {
+			byMap[e.m] = append(byMap[e.m], e.String()+" : "+e.verdict)
+		}
+	}
+	for _, m := range baseMaps {
+		if list := byMap[m.name]; len(list) > 0 {
+			s.line("%s element ip %s %s { %s }", verb, table, m.name, strings.Join(list, ", "))
+		}
+	}
 }
 
 // Render returns the nft script that replaces the proxy's table
@@ -35,155 +125,348 @@ func Render(ports []ServicePort) string { return RenderTable(TableName, ports) }
 // RenderTable returns the nft script that replaces the ip table named
 // table with the rules for ports, as one transaction: the table is created
 // if missing, deleted and written anew. ports may be in any order; the
-// output is deterministic.
+// output is deterministic. Replacing the table empties the session
+// affinity sets, so the proxier only does it when the table cannot be
+// synced in place (see Proxier).
 func RenderTable(tableName string, ports []ServicePort) string {
-	ports = append([]ServicePort(nil), ports...)
-	sort.Slice(ports, func(i, j int) bool {
-		if ports[i].key() != ports[j].key() {
-			return ports[i].key() < ports[j].key()
-		}
-		return ports[i].Protocol < ports[j].Protocol
-	})
-	var b strings.Builder
-	w := func(format string, args ...interface{}) { fmt.Fprintf(&b, format+"\n", args...) }
+	return replaceScript(tableName, rulesetFor(ports))
+}
 
+// replaceScript writes the whole table anew.
+func replaceScript(table string, rs *ruleset) string {
+	var s script
 	// "add table" makes "delete table" valid on a first run; the whole file
 	// is one transaction.
-	w("add table ip %s", tableName)
-	w("delete table ip %s", tableName)
-	w("table ip %s {", tableName)
+	s.line("add table ip %s", table)
+	s.line("delete table ip %s", table)
+	s.line("table ip %s {", table)
+	elems := rs.elements()
+	for _, m := range baseMaps {
+		s.line("\tmap %s {", m.name)
+		s.line("\t\ttype %s : verdict", m.keyType)
+		if list := sortedElements(elems, m.name); len(list) > 0 {
+			var lines []string
+			for _, e := range list {
+				lines = append(lines, e.String()+" : "+e.verdict)
+			}
+			s.line("\t\telements = {\n\t\t\t%s\n\t\t}", strings.Join(lines, ",\n\t\t\t"))
+		}
+		s.line("\t}")
+	}
+	keys := rs.sortedServices()
+	for _, k := range keys {
+		svc := rs.services[k]
+		for _, name := range svc.affinityName {
+			s.affinitySet(name, svc.affinity[name])
+		}
+	}
+	for _, c := range baseChains {
+		s.line("\tchain %s {", c.name)
+		if d := c.declaration(); d != "" {
+			s.line("\t\t%s", d)
+		}
+		for _, r := range c.rules {
+			s.line("\t\t%s", r)
+		}
+		s.line("\t}")
+	}
+	for _, k := range keys {
+		svc := rs.services[k]
+		for _, name := range svc.chainNames {
+			s.chain(name, svc.chains[name], true, true)
+		}
+	}
+	s.line("}")
+	return s.String()
+}
 
-	var vipElems, nodePortElems, noEndpointVIPs, noEndpointNodePorts []string
-	var chains strings.Builder
-	cw := func(format string, args ...interface{}) { fmt.Fprintf(&chains, format+"\n", args...) }
-	var affinitySets []string
-	for _, sp := range ports {
-		proto := nftProto(sp.Protocol)
-		svcChain := "svc-" + chainID(sp.key()+"/"+proto)
-		if len(sp.Endpoints) == 0 {
-			for _, vip := range sp.VIPs {
-				noEndpointVIPs = append(noEndpointVIPs, fmt.Sprintf("%s . %s . %d", vip, proto, sp.Port))
+// compatible tells whether a table holding objs can be synced in place to
+// the current layout: no base object exists with another kind or hook.
+func compatible(objs *TableObjects) bool {
+	if objs == nil || !objs.Exists {
+		return true
+	}
+	for _, m := range baseMaps {
+		if sig, ok := objs.Sets[m.name]; ok && sig != m.signature() {
+			return false
+		}
+	}
+	for _, c := range baseChains {
+		if sig, ok := objs.Chains[c.name]; ok && sig != c.signature() {
+			return false
+		}
+	}
+	for name, sig := range objs.Sets {
+		if strings.HasPrefix(name, prefixAffinity) && sig != "set ipv4_addr" {
+			return false
+		}
+	}
+	return true
+}
+
+// fullScript rewrites every chain and map of the table in place, without
+// deleting it: affinity sets that stay keep their clients. objs is what
+// the table holds now; objects not in rs are removed.
+func fullScript(table string, rs *ruleset, objs *TableObjects) string {
+	var s script
+	keys := rs.sortedServices()
+	wantChains := map[string]bool{}
+	wantSets := map[string]bool{}
+
+	// Declare everything (a no-op for what exists).
+	s.line("add table ip %s", table)
+	s.line("table ip %s {", table)
+	for _, m := range baseMaps {
+		wantSets[m.name] = true
+		s.line("\tmap %s {", m.name)
+		s.line("\t\ttype %s : verdict", m.keyType)
+		s.line("\t}")
+	}
+	for _, k := range keys {
+		svc := rs.services[k]
+		for _, name := range svc.affinityName {
+			wantSets[name] = true
+			s.affinitySet(name, svc.affinity[name])
+		}
+	}
+	for _, c := range baseChains {
+		wantChains[c.name] = true
+		s.line("\tchain %s {", c.name)
+		if d := c.declaration(); d != "" {
+			s.line("\t\t%s", d)
+		}
+		s.line("\t}")
+	}
+	for _, k := range keys {
+		svc := rs.services[k]
+		for _, name := range svc.chainNames {
+			wantChains[name] = true
+			s.chain(name, svc.chains[name], true, false)
+		}
+	}
+	s.line("}")
+
+	// Empty it.
+	for _, m := range baseMaps {
+		s.line("flush map ip %s %s", table, m.name)
+	}
+	for _, c := range baseChains {
+		s.line("flush chain ip %s %s", table, c.name)
+	}
+	for _, k := range keys {
+		for _, name := range rs.services[k].chainNames {
+			s.line("flush chain ip %s %s", table, name)
+		}
+	}
+	var staleChains, staleSets []string
+	if objs != nil {
+		for name := range objs.Chains {
+			if !wantChains[name] {
+				staleChains = append(staleChains, name)
 			}
-			if sp.NodePort != 0 {
-				noEndpointNodePorts = append(noEndpointNodePorts, fmt.Sprintf("%s . %d", proto, sp.NodePort))
+		}
+		for name := range objs.Sets {
+			if !wantSets[name] {
+				staleSets = append(staleSets, name)
 			}
+		}
+	}
+	sort.Strings(staleChains)
+	sort.Strings(staleSets)
+	for _, name := range staleChains {
+		s.line("flush chain ip %s %s", table, name)
+	}
+
+	// Fill it.
+	s.line("table ip %s {", table)
+	for _, c := range baseChains {
+		s.line("\tchain %s {", c.name)
+		for _, r := range c.rules {
+			s.line("\t\t%s", r)
+		}
+		s.line("\t}")
+	}
+	for _, k := range keys {
+		svc := rs.services[k]
+		for _, name := range svc.chainNames {
+			s.chain(name, svc.chains[name], false, true)
+		}
+	}
+	s.line("}")
+	elems := rs.elements()
+	for _, m := range baseMaps {
+		s.elements("add", table, sortedElements(elems, m.name), false)
+	}
+
+	// Remove what is left over: sets and maps first (their entries may
+	// point at stale chains), then the chains, now empty.
+	for _, name := range staleSets {
+		kind := "set"
+		if strings.HasPrefix(objs.Sets[name], "map ") {
+			kind = "map"
+		}
+		s.line("delete %s ip %s %s", kind, table, name)
+	}
+	for _, name := range staleChains {
+		s.line("delete chain ip %s %s", table, name)
+	}
+	return s.String()
+}
+
+// namedChain is a chain with its name.
+type namedChain struct {
+	name string
+	c    chain
+}
+
+// affinitySet is an affinity set to create.
+type affinitySet struct {
+	name    string
+	timeout int32
+}
+
+// delta is what a partial sync changes, in the order the kernel needs:
+// sets and chains exist before rules and map entries point at them;
+// entries and rules that point at a chain are gone before it is.
+type delta struct {
+	addedSets      []affinitySet
+	added          []namedChain // created, with their comment, then filled
+	rewritten      []namedChain // flushed, then filled
+	delElems       []element    // removed, or changed (then in addElems too)
+	addElems       []element
+	removedChains  []string // flushed, then deleted
+	removedSets    []string
+	changedService []string
+}
+
+// computeDelta returns what takes the table from old to new, looking only
+// at the services named in changed (every other service must have the
+// same rules in both); nil when nothing differs.
+func computeDelta(old, new *ruleset, changed []string) *delta {
+	d := &delta{}
+	seen := map[string]bool{}
+	for _, k := range changed {
+		if seen[k] {
 			continue
 		}
-		for _, vip := range sp.VIPs {
-			vipElems = append(vipElems, fmt.Sprintf("%s . %s . %d : goto %s", vip, proto, sp.Port, svcChain))
+		seen[k] = true
+		o, n := old.services[k], new.services[k]
+		if o == n {
+			continue
 		}
-		if sp.NodePort != 0 {
-			nodePortElems = append(nodePortElems, fmt.Sprintf("%s . %d : goto %s", proto, sp.NodePort, svcChain))
+		d.changedService = append(d.changedService, k)
+		if o == nil {
+			o = &serviceRules{}
 		}
-		cw("\tchain %s {", svcChain)
-		cw("\t\tcomment %q", sp.key()+" "+proto)
-		var epChains []string
-		for _, ep := range sp.Endpoints {
-			epChains = append(epChains, "ep-"+chainID(fmt.Sprintf("%s/%s/%s:%d", sp.key(), proto, ep.IP, ep.Port)))
+		if n == nil {
+			n = &serviceRules{}
 		}
-		if sp.AffinitySeconds > 0 {
-			for _, c := range epChains {
-				set := "aff-" + strings.TrimPrefix(c, "ep-")
-				affinitySets = append(affinitySets, fmt.Sprintf("\tset %s {\n\t\ttype ipv4_addr\n\t\tflags dynamic,timeout\n\t\ttimeout %ds\n\t}", set, sp.AffinitySeconds))
-				cw("\t\tip saddr @%s goto %s", set, c)
+		for _, name := range n.chainNames {
+			nc := n.chains[name]
+			oc, existed := o.chains[name]
+			switch {
+			case !existed:
+				d.added = append(d.added, namedChain{name, nc})
+			case !oc.equal(nc):
+				d.rewritten = append(d.rewritten, namedChain{name, nc})
 			}
 		}
-		if len(epChains) == 1 {
-			cw("\t\tgoto %s", epChains[0])
-		} else {
-			var m []string
-			for i, c := range epChains {
-				m = append(m, fmt.Sprintf("%d : goto %s", i, c))
+		for _, name := range o.chainNames {
+			if _, kept := n.chains[name]; !kept {
+				d.removedChains = append(d.removedChains, name)
 			}
-			cw("\t\tnumgen random mod %d vmap { %s }", len(epChains), strings.Join(m, ", "))
 		}
-		cw("\t}")
-		for i, ep := range sp.Endpoints {
-			cw("\tchain %s {", epChains[i])
-			cw("\t\tip saddr %s meta mark set meta mark or %s", ep.IP, hairpinMark)
-			if sp.AffinitySeconds > 0 {
-				cw("\t\tupdate @aff-%s { ip saddr }", strings.TrimPrefix(epChains[i], "ep-"))
+		for _, name := range n.affinityName {
+			if _, existed := o.affinity[name]; !existed {
+				d.addedSets = append(d.addedSets, affinitySet{name, n.affinity[name]})
 			}
-			cw("\t\tmeta l4proto %s dnat to %s:%d", proto, ep.IP, ep.Port)
-			cw("\t}")
+		}
+		for _, name := range o.affinityName {
+			if _, kept := n.affinity[name]; !kept {
+				d.removedSets = append(d.removedSets, name)
+			}
 		}
 	}
 
-	writeMap := func(name, typ string, elems []string) {
-		w("\tmap %s {", name)
-		w("\t\ttype %s : verdict", typ)
-		if len(elems) > 0 {
-			w("\t\telements = {\n\t\t\t%s\n\t\t}", strings.Join(elems, ",\n\t\t\t"))
+	// Map entries: compare the merged maps, but only at the keys the
+	// changed services claim(ed): a claim another service still holds
+	// stays.
+	oldElems, newElems := old.elements(), new.elements()
+	keys := map[elemKey]bool{}
+	for _, k := range d.changedService {
+		for _, rs := range []*ruleset{old, new} {
+			if svc := rs.services[k]; svc != nil {
+				for _, e := range svc.elements {
+					keys[e.elemKey] = true
+				}
+			}
 		}
-		w("\t}")
 	}
-	writeSet := func(name, typ string, elems []string) {
-		w("\tset %s {", name)
-		w("\t\ttype %s", typ)
-		if len(elems) > 0 {
-			w("\t\telements = { %s }", strings.Join(elems, ", "))
+	for k := range keys {
+		ov, inOld := oldElems[k]
+		nv, inNew := newElems[k]
+		if inOld && (!inNew || ov != nv) {
+			d.delElems = append(d.delElems, element{k, ov})
 		}
-		w("\t}")
-	}
-	writeMap("service-ips", "ipv4_addr . inet_proto . inet_service", vipElems)
-	writeMap("service-nodeports", "inet_proto . inet_service", nodePortElems)
-	writeSet("no-endpoint-ips", "ipv4_addr . inet_proto . inet_service", noEndpointVIPs)
-	writeSet("no-endpoint-nodeports", "inet_proto . inet_service", noEndpointNodePorts)
-	for _, s := range affinitySets {
-		w("%s", s)
-	}
-	w("\tchain prerouting {")
-	w("\t\ttype nat hook prerouting priority dstnat; policy accept;")
-	w("\t\tjump services")
-	w("\t}")
-	w("\tchain output {")
-	// nft 1.0.6 refuses "priority dstnat" on the output hook.
-	w("\t\ttype nat hook output priority -100; policy accept;")
-	w("\t\tjump services")
-	w("\t}")
-	w("\tchain services {")
-	w("\t\tip daddr . meta l4proto . th dport vmap @service-ips")
-	w("\t\tfib daddr type local meta l4proto . th dport vmap @service-nodeports-masq")
-	w("\t}")
-	// NodePort traffic is marked for masquerade before it is balanced, so
-	// replies come back through this node.
-	w("\tchain nodeport-masq {")
-	w("\t\tmeta mark set meta mark or %s", hairpinMark)
-	w("\t\tmeta l4proto . th dport vmap @service-nodeports")
-	w("\t}")
-	w("\tmap service-nodeports-masq {")
-	w("\t\ttype inet_proto . inet_service : verdict")
-	if len(nodePortElems) > 0 {
-		var jumps []string
-		for _, e := range nodePortElems {
-			jumps = append(jumps, strings.SplitN(e, " : ", 2)[0]+" : jump nodeport-masq")
+		if inNew && (!inOld || ov != nv) {
+			d.addElems = append(d.addElems, element{k, nv})
 		}
-		w("\t\telements = {\n\t\t\t%s\n\t\t}", strings.Join(jumps, ",\n\t\t\t"))
 	}
-	w("\t}")
-	w("\tchain postrouting {")
-	w("\t\ttype nat hook postrouting priority srcnat; policy accept;")
-	w("\t\tmeta mark & %s == %s masquerade", hairpinMark, hairpinMark)
-	w("\t}")
-	// Services without endpoints refuse connections at once instead of
-	// letting clients time out, as kube-proxy does.
-	w("\tchain filter-input {")
-	w("\t\ttype filter hook input priority -110; policy accept;")
-	w("\t\tjump reject-no-endpoints")
-	w("\t}")
-	w("\tchain filter-output {")
-	w("\t\ttype filter hook output priority -110; policy accept;")
-	w("\t\tjump reject-no-endpoints")
-	w("\t}")
-	w("\tchain filter-forward {")
-	w("\t\ttype filter hook forward priority -110; policy accept;")
-	w("\t\tjump reject-no-endpoints")
-	w("\t}")
-	w("\tchain reject-no-endpoints {")
-	w("\t\tip daddr . meta l4proto . th dport @no-endpoint-ips reject")
-	w("\t\tfib daddr type local meta l4proto . th dport @no-endpoint-nodeports reject")
-	w("\t}")
-	b.WriteString(chains.String())
-	w("}")
-	return b.String()
+	if len(d.added)+len(d.rewritten)+len(d.removedChains)+len(d.addedSets)+len(d.removedSets)+len(d.delElems)+len(d.addElems) == 0 {
+		return nil
+	}
+	sortElems := func(list []element) {
+		sort.Slice(list, func(i, j int) bool {
+			if list[i].m != list[j].m {
+				return list[i].m < list[j].m
+			}
+			return list[i].String() < list[j].String()
+		})
+	}
+	sortElems(d.delElems)
+	sortElems(d.addElems)
+	return d
+}
+
+// script writes the delta as one nft transaction.
+func (d *delta) script(table string) string {
+	var s script
+	for _, c := range d.rewritten {
+		s.line("flush chain ip %s %s", table, c.name)
+	}
+	if len(d.added)+len(d.rewritten)+len(d.addedSets) > 0 {
+		s.line("table ip %s {", table)
+		for _, a := range d.addedSets {
+			s.affinitySet(a.name, a.timeout)
+		}
+		for _, c := range d.added {
+			s.chain(c.name, c.c, true, true)
+		}
+		for _, c := range d.rewritten {
+			s.chain(c.name, c.c, false, true)
+		}
+		s.line("}")
+	}
+	s.elements("delete", table, d.delElems, true)
+	s.elements("add", table, d.addElems, false)
+	for _, name := range d.removedChains {
+		s.line("flush chain ip %s %s", table, name)
+	}
+	for _, name := range d.removedChains {
+		s.line("delete chain ip %s %s", table, name)
+	}
+	for _, name := range d.removedSets {
+		s.line("delete set ip %s %s", table, name)
+	}
+	return s.String()
+}
+
+// deltaScript returns the nft script of computeDelta; "" when nothing
+// differs.
+func deltaScript(table string, old, new *ruleset, changed []string) string {
+	d := computeDelta(old, new, changed)
+	if d == nil {
+		return ""
+	}
+	return d.script(table)
 }

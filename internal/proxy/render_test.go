@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -21,23 +22,30 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 func addr(s string) netip.Addr { return netip.MustParseAddr(s) }
 
 // samplePorts covers each shape of rule: one endpoint, several, session
-// affinity, a NodePort, an external IP, and a service without endpoints.
+// affinity, a NodePort, an external IP, a service without endpoints, and
+// the Local traffic policies with and without endpoints on this node.
 func samplePorts() []ServicePort {
 	return []ServicePort{
 		{Namespace: "default", Name: "hello", PortName: "http", Protocol: corev1.ProtocolTCP, Port: 80,
-			VIPs:      []netip.Addr{addr("10.43.0.20")},
-			Endpoints: []Endpoint{{addr("10.42.0.5"), 8080}, {addr("10.42.0.6"), 8080}, {addr("10.42.0.7"), 8080}}},
+			ClusterIPs: []netip.Addr{addr("10.43.0.20")},
+			Endpoints:  []Endpoint{{IP: addr("10.42.0.5"), Port: 8080}, {IP: addr("10.42.0.6"), Port: 8080}, {IP: addr("10.42.0.7"), Port: 8080}}},
 		{Namespace: "default", Name: "monolith", Protocol: corev1.ProtocolTCP, Port: 443, NodePort: 31000,
-			VIPs:      []netip.Addr{addr("10.43.0.21"), addr("192.0.2.50")},
-			Endpoints: []Endpoint{{addr("10.42.0.9"), 443}}},
+			ClusterIPs: []netip.Addr{addr("10.43.0.21")}, ExternalIPs: []netip.Addr{addr("192.0.2.50")},
+			Endpoints: []Endpoint{{IP: addr("10.42.0.9"), Port: 443}}},
 		{Namespace: "default", Name: "sticky", Protocol: corev1.ProtocolTCP, Port: 80, AffinitySeconds: 600,
-			VIPs:      []netip.Addr{addr("10.43.0.22")},
-			Endpoints: []Endpoint{{addr("10.42.0.10"), 80}, {addr("10.42.0.11"), 80}}},
+			ClusterIPs: []netip.Addr{addr("10.43.0.22")},
+			Endpoints:  []Endpoint{{IP: addr("10.42.0.10"), Port: 80}, {IP: addr("10.42.0.11"), Port: 80}}},
 		{Namespace: "kube-system", Name: "kube-dns", PortName: "dns", Protocol: corev1.ProtocolUDP, Port: 53,
-			VIPs:      []netip.Addr{addr("10.43.0.10")},
-			Endpoints: []Endpoint{{addr("192.0.2.2"), 53}}},
+			ClusterIPs: []netip.Addr{addr("10.43.0.10")},
+			Endpoints:  []Endpoint{{IP: addr("192.0.2.2"), Port: 53}}},
 		{Namespace: "default", Name: "empty", Protocol: corev1.ProtocolTCP, Port: 80, NodePort: 31001,
-			VIPs: []netip.Addr{addr("10.43.0.23")}},
+			ClusterIPs: []netip.Addr{addr("10.43.0.23")}},
+		{Namespace: "default", Name: "local", Protocol: corev1.ProtocolTCP, Port: 80, NodePort: 31002,
+			ClusterIPs: []netip.Addr{addr("10.43.0.24")}, ExternalIPs: []netip.Addr{addr("192.0.2.60")}, ExternalLocal: true,
+			Endpoints: []Endpoint{{IP: addr("10.42.0.12"), Port: 80, Local: true}, {IP: addr("10.42.1.12"), Port: 80}}},
+		{Namespace: "default", Name: "elsewhere", Protocol: corev1.ProtocolTCP, Port: 80, NodePort: 31003,
+			ClusterIPs: []netip.Addr{addr("10.43.0.25")}, ExternalLocal: true, InternalLocal: true,
+			Endpoints: []Endpoint{{IP: addr("10.42.1.13"), Port: 80}}},
 	}
 }
 
@@ -58,7 +66,7 @@ func TestRenderGolden(t *testing.T) {
 	}
 	// Order of the input does not matter.
 	ports := samplePorts()
-	ports[0], ports[4] = ports[4], ports[0]
+	ports[0], ports[6] = ports[6], ports[0]
 	if Render(ports) != got {
 		t.Fatalf("Render depends on input order")
 	}
@@ -85,53 +93,63 @@ func TestBuildServicePorts(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "web"},
 		Spec: corev1.ServiceSpec{
 			Type: corev1.ServiceTypeLoadBalancer, ClusterIP: "10.43.0.30", ClusterIPs: []string{"10.43.0.30"},
-			ExternalIPs:     []string{"192.0.2.9", "127.0.0.1", "169.254.1.1"},
-			SessionAffinity: corev1.ServiceAffinityClientIP,
+			// Only the first is usable: the API refuses the others, but
+			// old objects or a bypassed API must not capture node traffic.
+			ExternalIPs:           []string{"192.0.2.9", "127.0.0.1", "169.254.1.1", "0.0.0.0", "224.0.0.5", "239.1.1.1", "fe80::1", "bogus"},
+			SessionAffinity:       corev1.ServiceAffinityClientIP,
+			SessionAffinityConfig: &corev1.SessionAffinityConfig{ClientIP: &corev1.ClientIPConfig{TimeoutSeconds: ptr.To(int32(60))}},
+			ExternalTrafficPolicy: corev1.ServiceExternalTrafficPolicyLocal,
+			InternalTrafficPolicy: ptr.To(corev1.ServiceInternalTrafficPolicyCluster),
 			Ports: []corev1.ServicePort{
 				{Name: "http", Port: 80, TargetPort: intstr.FromString("web"), NodePort: 30080, Protocol: corev1.ProtocolTCP},
 				{Name: "metrics", Port: 9090, Protocol: corev1.ProtocolTCP},
 			},
 		},
-		Status: corev1.ServiceStatus{LoadBalancer: corev1.LoadBalancerStatus{Ingress: []corev1.LoadBalancerIngress{{IP: "192.0.2.2"}}}},
+		Status: corev1.ServiceStatus{LoadBalancer: corev1.LoadBalancerStatus{Ingress: []corev1.LoadBalancerIngress{{IP: "192.0.2.2"}, {Hostname: "lb.example"}}}},
 	}
 	slices := []*discoveryv1.EndpointSlice{{
 		AddressType: discoveryv1.AddressTypeIPv4,
 		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("http"), Port: ptr.To(int32(8080)), Protocol: ptr.To(corev1.ProtocolTCP)}},
 		Endpoints: []discoveryv1.Endpoint{
-			{Addresses: []string{"10.42.0.6"}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}},
-			{Addresses: []string{"10.42.0.5"}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}},
-			{Addresses: []string{"10.42.0.7"}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(false)}},
+			{Addresses: []string{"10.42.0.6"}, NodeName: ptr.To("node-a"), Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}},
+			{Addresses: []string{"10.42.0.5"}, NodeName: ptr.To("node-b"), Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}},
+			{Addresses: []string{"10.42.0.7"}, NodeName: ptr.To("node-a"), Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(false)}},
+			{Addresses: []string{"10.42.0.8"}}, // no conditions: ready, as upstream reads it
 		},
 	}}
-	ports := BuildServicePorts(svc, slices)
-	if len(ports) != 2 {
-		t.Fatalf("got %d ports, want 2", len(ports))
+	http := ServicePort{
+		Namespace: "default", Name: "web", PortName: "http", Protocol: corev1.ProtocolTCP, Port: 80, NodePort: 30080,
+		ClusterIPs: []netip.Addr{addr("10.43.0.30")}, ExternalIPs: []netip.Addr{addr("192.0.2.9"), addr("192.0.2.2")},
+		ExternalLocal: true, AffinitySeconds: 60,
+		Endpoints: []Endpoint{{IP: addr("10.42.0.5"), Port: 8080}, {IP: addr("10.42.0.6"), Port: 8080, Local: true}, {IP: addr("10.42.0.8"), Port: 8080}},
 	}
-	http := ports[0]
-	wantVIPs := "[10.43.0.30 192.0.2.9 192.0.2.2]"
-	if got := strings.ReplaceAll(strings.Trim(strings.Join(strs(http.VIPs), " "), " "), "  ", " "); "["+got+"]" != wantVIPs {
-		t.Errorf("VIPs = [%s], want %s (loopback and link-local external IPs refused)", got, wantVIPs)
+	metrics := http
+	metrics.PortName, metrics.Port, metrics.NodePort, metrics.Endpoints = "metrics", 9090, 0, nil
+	want := []ServicePort{http, metrics}
+	if d := cmp.Diff(want, BuildServicePorts(svc, slices, "node-a"), cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); d != "" {
+		t.Errorf("BuildServicePorts (-want +got):\n%s", d)
 	}
-	if http.NodePort != 30080 || http.AffinitySeconds != corev1.DefaultClientIPServiceAffinitySeconds {
-		t.Errorf("nodePort %d affinity %d", http.NodePort, http.AffinitySeconds)
+
+	// Defaults: affinity 10800 s; a ClusterIP service has no external
+	// destinations, so its external policy does not apply.
+	plain := svc.DeepCopy()
+	plain.Spec.Type = corev1.ServiceTypeClusterIP
+	plain.Spec.ExternalIPs = nil
+	plain.Spec.SessionAffinityConfig = nil
+	plain.Spec.InternalTrafficPolicy = ptr.To(corev1.ServiceInternalTrafficPolicyLocal)
+	got := BuildServicePorts(plain, slices, "node-a")[0]
+	if got.AffinitySeconds != corev1.DefaultClientIPServiceAffinitySeconds || got.ExternalLocal || !got.InternalLocal || got.NodePort != 0 || len(got.ExternalIPs) != 0 {
+		t.Errorf("ClusterIP service port = %+v", got)
 	}
-	if len(http.Endpoints) != 2 || http.Endpoints[0].IP.String() != "10.42.0.5" || http.Endpoints[0].Port != 8080 {
-		t.Errorf("endpoints = %v, want the two ready ones, sorted, on 8080", http.Endpoints)
-	}
-	if len(ports[1].Endpoints) != 0 {
-		t.Errorf("metrics port has endpoints %v, but no slice carries it", ports[1].Endpoints)
-	}
+
 	headless := svc.DeepCopy()
 	headless.Spec.ClusterIP = corev1.ClusterIPNone
-	if got := BuildServicePorts(headless, slices); got != nil {
+	if got := BuildServicePorts(headless, slices, "node-a"); got != nil {
 		t.Errorf("headless service got rules: %v", got)
 	}
-}
-
-func strs(a []netip.Addr) []string {
-	var out []string
-	for _, x := range a {
-		out = append(out, x.String())
+	bad := svc.DeepCopy()
+	bad.Spec.Ports = []corev1.ServicePort{{Name: "x", Port: 80, Protocol: "ICMP"}, {Name: "y", Port: 70000}}
+	if got := BuildServicePorts(bad, slices, "node-a"); got != nil {
+		t.Errorf("invalid ports got rules: %v", got)
 	}
-	return out
 }

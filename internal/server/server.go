@@ -141,7 +141,7 @@ func (s *Server) Run(ctx context.Context) error {
 			return err
 		}
 		nodeFactory := informers.NewSharedInformerFactory(nodeClient, 0)
-		proxier := proxy.New(nodeFactory, proxy.NftCommand{})
+		proxier := proxy.New(proxy.Config{NodeName: a.NodeName()}, nodeFactory, proxy.NftCommand{})
 		runnables = append(runnables, RunnableFunc(func(ctx context.Context) error {
 			// The agent registers its Node through the API: start it and
 			// the service proxy once the API server answers.

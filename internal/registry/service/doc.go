@@ -1,6 +1,8 @@
 // Package service is the registry entry of core/v1 Service: defaults
 // (type ClusterIP, target port, traffic policies, IP families), validation
-// of ports, cluster IPs, external names and traffic policies, the status
+// of ports, cluster IPs, external names, external IPs (never loopback,
+// link-local, unspecified or multicast: a proxy would capture the node's
+// own traffic) and traffic policies, the status
 // subresource (load balancer ingress), the kubectl get columns and the
 // fields a field selector may name.
 //

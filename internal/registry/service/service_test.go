@@ -2,11 +2,13 @@ package service
 
 import (
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -207,6 +209,53 @@ func TestValidate(t *testing.T) {
 			checkErrors(t, strategy{}.Validate(newService(tt.mutate)), tt.want)
 		})
 	}
+}
+
+// TestExternalIPsRefused checks the addresses a Service may not claim as
+// external IPs are refused on create and update, each with its field path,
+// and become a 422 Invalid status the way the API server builds it.
+func TestExternalIPsRefused(t *testing.T) {
+	tests := []struct {
+		ip, msg string
+	}{
+		{"127.0.0.1", "loopback"},
+		{"127.200.0.9", "loopback"},
+		{"::1", "loopback"},
+		{"169.254.169.254", "link-local"},
+		{"fe80::1", "link-local"},
+		{"0.0.0.0", "unspecified"},
+		{"::", "unspecified"},
+		{"224.0.0.5", "link-local multicast"},
+		{"239.1.2.3", "multicast"},
+		{"ff05::2", "multicast"},
+		{"10.0.0.300", "valid IP"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.ip, func(t *testing.T) {
+			svc := newService(func(s *corev1.Service) { s.Spec.ExternalIPs = []string{"192.0.2.10", tt.ip} })
+			errs := strategy{}.Validate(svc)
+			checkErrors(t, errs, []string{"FieldValueInvalid spec.externalIPs[1]"})
+			if len(errs) == 1 && !strings.Contains(errs[0].Detail, tt.msg) {
+				t.Errorf("detail %q does not say %q", errs[0].Detail, tt.msg)
+			}
+			status := apierrors.NewInvalid(Kind().GroupVersion.WithKind("Service").GroupKind(), svc.Name, errs).Status()
+			if status.Code != 422 || status.Reason != metav1.StatusReasonInvalid ||
+				status.Details == nil || len(status.Details.Causes) == 0 || status.Details.Causes[0].Field != "spec.externalIPs[1]" {
+				t.Errorf("status = %+v, want 422 Invalid naming spec.externalIPs[1]", status)
+			}
+
+			// An update may not add one either.
+			old := newService()
+			old.ResourceVersion = "1"
+			updated := old.DeepCopy()
+			updated.Spec.ExternalIPs = []string{tt.ip}
+			strategy{}.Default(updated)
+			strategy{}.PrepareForUpdate(updated, old)
+			checkErrors(t, strategy{}.ValidateUpdate(updated, old), []string{"FieldValueInvalid spec.externalIPs[0]"})
+		})
+	}
+	ok := newService(func(s *corev1.Service) { s.Spec.ExternalIPs = []string{"192.0.2.10", "203.0.113.7", "2001:db8::1"} })
+	checkErrors(t, strategy{}.Validate(ok), nil)
 }
 
 func TestUpdate(t *testing.T) {

@@ -251,8 +251,12 @@ func validateClientIPAffinity(config *corev1.SessionAffinityConfig, fldPath *fie
 	return nil
 }
 
-// validateNonSpecialIP rejects addresses that make no sense as a service
-// or endpoint address: unspecified, loopback and link-local ones.
+// validateNonSpecialIP rejects addresses that make no sense as a service's
+// external IP: unspecified, loopback, link-local and multicast ones. The
+// proxy would otherwise capture the node's own traffic to them (the
+// CVE-2020-8554 class: a Service claiming 127.0.0.1:22 or the metadata
+// address 169.254.169.254). Upstream refuses all but other multicast;
+// no proxy can serve a multicast address, so it is refused too.
 func validateNonSpecialIP(address string, fldPath *field.Path) field.ErrorList {
 	ip := net.ParseIP(address)
 	if ip == nil {
@@ -268,8 +272,11 @@ func validateNonSpecialIP(address string, fldPath *field.Path) field.ErrorList {
 	if ip.IsLinkLocalUnicast() {
 		errs = append(errs, field.Invalid(fldPath, address, "may not be in the link-local range (169.254.0.0/16, fe80::/10)"))
 	}
-	if ip.IsLinkLocalMulticast() {
+	switch {
+	case ip.IsLinkLocalMulticast():
 		errs = append(errs, field.Invalid(fldPath, address, "may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)"))
+	case ip.IsMulticast():
+		errs = append(errs, field.Invalid(fldPath, address, "may not be a multicast address (224.0.0.0/4, ff00::/8)"))
 	}
 	return errs
 }
