@@ -19,6 +19,8 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/klog/v2/ktesting"
 	"k8s.io/utils/ptr"
+
+	"github.com/navarch/navarch/test/hostlock"
 )
 
 // When the test binary runs with one of these variables set, it is not a
@@ -191,6 +193,7 @@ func TestDataPath(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root")
 	}
+	hostlock.Lock(t) // node ports and the host's routes
 	setUpNetwork(t)
 	table := scratchTable(t, "dp")
 	const vip, stickyVIP, nodePort = "10.43.250.10", "10.43.250.11", 31987

@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/navarch/navarch/test/hostlock"
 )
 
 // port builds a TCP service port "default/<name>" with a cluster IP in
@@ -157,6 +159,9 @@ func needNft(t testing.TB) {
 	if _, err := (NftCommand{}).Objects(context.Background(), "x"); err != nil {
 		t.Skipf("needs nft (hack/install-deps.sh installs nftables): %v", err)
 	}
+	// Big tables slow every nft transaction in the family, and the
+	// benchmark measures them: no other real-runtime test meanwhile.
+	hostlock.Lock(t)
 }
 
 // scratchTable returns a table name of the test's own, removed at the
