@@ -48,7 +48,8 @@ func startAgentCluster(t *testing.T, extraArgs ...string) *framework.Cluster {
 	t.Cleanup(func() {
 		// Pods first (their containers and IPs), then the agent's
 		// network and rules.
-		_, _, _ = c.Kubectl(t, "delete", "all", "--all", "--wait=true", "--timeout=90s")
+		_, _, _ = c.Kubectl(t, "delete", "deployments,replicasets,statefulsets,daemonsets,jobs,pods", "--all", "--all-namespaces",
+			"--wait=true", "--timeout=90s")
 		c.Stop()
 		if out, err := exec.Command(framework.Binary(t), "agent", "--cleanup").CombinedOutput(); err != nil {
 			t.Errorf("agent --cleanup: %v\n%s", err, out)
