@@ -145,6 +145,7 @@ the API server publishes in kube-system/kube-root-ca.crt.`,
 	f.StringVar(&cfg.NodeName, "node-name", "", "name of this node (default: the host name)")
 	f.StringVar(&cfg.RuntimeEndpoint, "container-runtime-endpoint", "", "CRI socket of an existing containerd (default: run our own)")
 	f.StringVar(&cfg.NodeIP, "node-ip", "", "the node's InternalIP (default: the address of the default route's interface)")
+	f.StringVar(&cfg.Bridge, "bridge", cni.DefaultBridge, "the pod network's bridge device (with --cleanup: the one to remove)")
 	f.StringVar(&cfg.PodCIDR, "pod-cidr", agent.DefaultPodCIDR, "pod range of this node when its Node has no spec.podCIDR")
 	f.StringSliceVar(&cfg.ClusterDNS, "cluster-dns", []string{agent.DefaultClusterDNS}, "nameservers of pods with dnsPolicy ClusterFirst")
 	f.StringVar(&cfg.ClusterDomain, "cluster-domain", agent.DefaultClusterDomain, "the cluster's DNS domain")
