@@ -18,6 +18,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -60,6 +62,7 @@ type options struct {
 	bridge, podCIDR string
 	settle, sample  time.Duration
 	timeout         time.Duration
+	profile         string
 }
 
 func main() {
@@ -74,6 +77,7 @@ func main() {
 	flag.DurationVar(&o.settle, "settle", 10*time.Second, "wait this long with the idle pods running before sampling")
 	flag.DurationVar(&o.sample, "sample", 30*time.Second, "sample the agent's CPU over this long")
 	flag.DurationVar(&o.timeout, "timeout", 3*time.Minute, "give up waiting for pods after this long")
+	flag.StringVar(&o.profile, "profile", "", "write the agent's heap profile and a 20 s cpu profile, taken after the idle sampling, to this directory")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		fmt.Fprintln(os.Stderr, "bench: needs root (containerd, pod networking, nftables)")
@@ -90,16 +94,17 @@ func main() {
 
 // env is what run started, for the measurements and the cleanup.
 type env struct {
-	o             options
-	dir           string
-	agentRoot     string // --data-dir of the agent
-	endpoint      string // the agent's containerd
-	server, agent *exec.Cmd
-	agentExited   chan struct{}
-	cfg           *rest.Config
-	client        kubernetes.Interface
-	runtime       *cri.Client
-	logs          []string
+	o                options
+	dir              string
+	agentRoot        string // --data-dir of the agent
+	endpoint         string // the agent's containerd
+	server, agent    *exec.Cmd
+	agentExited      chan struct{}
+	cfg              *rest.Config
+	client           kubernetes.Interface
+	runtime          *cri.Client
+	logs             []string
+	profilingAddress string // the agent's pprof, with -profile
 }
 
 func run(ctx context.Context, o options) (err error) {
@@ -242,6 +247,14 @@ func (e *env) startAgent(ctx context.Context) error {
 	args := []string{"agent", "--data-dir", e.agentRoot, "--kubeconfig", filepath.Join(e.dir, "server", "kubeconfig"),
 		"--node-name", nodeName, "--kubelet-port", strconv.Itoa(kubeletPort),
 		"--bridge", e.o.bridge, "--pod-cidr", e.o.podCIDR}
+	if e.o.profile != "" {
+		port, err := benchserver.FreePort()
+		if err != nil {
+			return err
+		}
+		e.profilingAddress = fmt.Sprintf("127.0.0.1:%d", port)
+		args = append(args, "--profiling-address", e.profilingAddress)
+	}
 	e.agent, err = e.command("agent", args...)
 	if err != nil {
 		return err
@@ -623,8 +636,65 @@ func (e *env) idle(ctx context.Context) error {
 		mean(agentRSS), maxOf(agentRSS), 100*(a1-a0)/wall)
 	fmt.Printf("  its containerd RSS mean %.1f MiB, max %.1f MiB; CPU %.2f%% of one core\n",
 		mean(ctrdRSS), maxOf(ctrdRSS), 100*(c1-c0)/wall)
+	anon, file := rssParts(agentPID)
+	fmt.Printf("  agent RSS now: %.1f MiB anonymous, %.1f MiB file-backed (its binary's pages)\n", anon, file)
 	fmt.Printf("  (%d cores; the shims and pods are not counted)\n", runtime.NumCPU())
+	if e.o.profile != "" {
+		if err := e.saveProfiles(ctx); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// saveProfiles fetches the agent's heap profile and a 20 s cpu profile
+// into o.profile.
+func (e *env) saveProfiles(ctx context.Context) error {
+	if err := os.MkdirAll(e.o.profile, 0o755); err != nil {
+		return err
+	}
+	for name, path := range map[string]string{"heap.pprof": "/debug/pprof/heap", "cpu.pprof": "/debug/pprof/profile?seconds=20"} {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+e.profilingAddress+path, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return fmt.Errorf("agent profile: %w", err)
+		}
+		data, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("agent profile %s: %s %v", path, resp.Status, err)
+		}
+		if err := os.WriteFile(filepath.Join(e.o.profile, name), data, 0o644); err != nil {
+			return err
+		}
+	}
+	fmt.Printf("  agent profiles written to %s (go tool pprof %s)\n", e.o.profile, e.o.binary)
+	return nil
+}
+
+// rssParts is a process's RssAnon and RssFile in MiB.
+func rssParts(pid int) (anon, file float64) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return -1, -1
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		kb, _ := strconv.ParseFloat(f[1], 64)
+		switch f[0] {
+		case "RssAnon:":
+			anon = kb / 1024
+		case "RssFile:":
+			file = kb / 1024
+		}
+	}
+	return anon, file
 }
 
 // cleanup removes everything run started, whatever state it reached: the
