@@ -63,6 +63,7 @@ type options struct {
 	settle, sample  time.Duration
 	timeout         time.Duration
 	profile         string
+	interval        time.Duration
 }
 
 func main() {
@@ -77,6 +78,7 @@ func main() {
 	flag.DurationVar(&o.settle, "settle", 10*time.Second, "wait this long with the idle pods running before sampling")
 	flag.DurationVar(&o.sample, "sample", 30*time.Second, "sample the agent's CPU over this long")
 	flag.DurationVar(&o.timeout, "timeout", 3*time.Minute, "give up waiting for pods after this long")
+	flag.DurationVar(&o.interval, "interval", 0, "pace the timed creates this far apart (0: as fast as the creators go, a burst)")
 	flag.StringVar(&o.profile, "profile", "", "write the agent's heap profile and a 20 s cpu profile, taken after the idle sampling, to this directory")
 	flag.Parse()
 	if os.Geteuid() != 0 {
@@ -151,12 +153,16 @@ func run(ctx context.Context, o options) (err error) {
 	}
 
 	// 1. Pod startup through the agent.
-	agentLat, err := e.startPods(ctx, "start", o.pods)
+	agentLat, err := e.startPods(ctx, "start", o.pods, o.interval)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("agent: %d pods create -> Running (%s, %d creators): p50 %v p99 %v max %v, all in %v (target p99 < 1.5 s)\n",
-		o.pods, e.binding(), o.creators, pct(agentLat.total, 50), pct(agentLat.total, 99), pct(agentLat.total, 100), agentLat.wall.Round(time.Millisecond))
+	pace := fmt.Sprintf("%d creators", o.creators)
+	if o.interval > 0 {
+		pace = fmt.Sprintf("one create every %v", o.interval)
+	}
+	fmt.Printf("agent: %d pods create -> Running (%s, %s): p50 %v p99 %v max %v, all in %v (target p99 < 1.5 s)\n",
+		o.pods, e.binding(), pace, pct(agentLat.total, 50), pct(agentLat.total, 99), pct(agentLat.total, 100), agentLat.wall.Round(time.Millisecond))
 	if !o.bind {
 		fmt.Printf("  of which create -> bound p50 %v p99 %v; bound -> Running p50 %v p99 %v\n",
 			pct(agentLat.toBound, 50), pct(agentLat.toBound, 99), pct(agentLat.fromBound, 50), pct(agentLat.fromBound, 99))
@@ -181,7 +187,7 @@ func run(ctx context.Context, o options) (err error) {
 	}
 
 	// 3. Idle with pods running.
-	if _, err := e.startPods(ctx, "idle", o.idlePods); err != nil {
+	if _, err := e.startPods(ctx, "idle", o.idlePods, 0); err != nil {
 		return err
 	}
 	if err := e.idle(ctx); err != nil {
@@ -331,7 +337,7 @@ type latencies struct {
 // startPods creates n pods labelled batch from o.creators clients and
 // waits until all are Running with their container running, as seen by
 // a watch.
-func (e *env) startPods(ctx context.Context, batch string, n int) (latencies, error) {
+func (e *env) startPods(ctx context.Context, batch string, n int, interval time.Duration) (latencies, error) {
 	type seen struct{ created, bound, running time.Time }
 	var mu sync.Mutex
 	pods := make(map[string]*seen, n)
@@ -374,10 +380,27 @@ func (e *env) startPods(ctx context.Context, batch string, n int) (latencies, er
 	}
 
 	next := make(chan int, n)
-	for i := range n {
-		next <- i
+	if interval > 0 {
+		// Paced: one create every interval.
+		go func() {
+			defer close(next)
+			tick := time.NewTicker(interval)
+			defer tick.Stop()
+			for i := range n {
+				next <- i
+				select {
+				case <-tick.C:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	} else {
+		for i := range n {
+			next <- i
+		}
+		close(next)
 	}
-	close(next)
 	var wg sync.WaitGroup
 	errs := make(chan error, e.o.creators)
 	for range e.o.creators {
