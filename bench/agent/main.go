@@ -173,9 +173,10 @@ func run(ctx context.Context, o options) (err error) {
 
 	// 2. The same pods through bare CRI calls.
 	// The agent starts every pod as soon as it sees it, so with fast
-	// creators all of them are in flight at once: the bare path runs
-	// both ways, a few at a time and all at once.
-	for _, concurrency := range []int{o.creators, o.pods} {
+	// creators all of them are in flight at once, and paced creates
+	// leave about one in flight: the bare path runs one, a few and all
+	// at a time.
+	for _, concurrency := range []int{1, o.creators, o.pods} {
 		bare, wall, err := e.bareCRI(ctx, o.pods, concurrency)
 		if err != nil {
 			return err
