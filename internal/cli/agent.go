@@ -3,10 +3,14 @@ package cli
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/informers"
@@ -32,6 +36,7 @@ func newAgentCommand(env environment) *cobra.Command {
 		cleanup                 bool
 		simulate                int
 		kubeletPort             int
+		profilingAddress        string
 	)
 	cmd := &cobra.Command{
 		Use:   "agent",
@@ -118,6 +123,11 @@ the API server publishes in kube-system/kube-root-ca.crt.`,
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
+			if profilingAddress != "" {
+				if err := serveProfiling(ctx, profilingAddress); err != nil {
+					return err
+				}
+			}
 			// The service proxy runs beside the agent; its rules stay when
 			// the agent stops, so traffic keeps flowing across restarts.
 			factory := informers.NewSharedInformerFactory(client, 0)
@@ -145,13 +155,24 @@ the API server publishes in kube-system/kube-root-ca.crt.`,
 	f.StringVar(&cfg.NodeName, "node-name", "", "name of this node (default: the host name)")
 	f.StringVar(&cfg.RuntimeEndpoint, "container-runtime-endpoint", "", "CRI socket of an existing containerd (default: run our own)")
 	f.StringVar(&cfg.NodeIP, "node-ip", "", "the node's InternalIP (default: the address of the default route's interface)")
+	f.StringVar(&cfg.Bridge, "bridge", cni.DefaultBridge, "the pod network's bridge device (with --cleanup: the one to remove)")
 	f.StringVar(&cfg.PodCIDR, "pod-cidr", agent.DefaultPodCIDR, "pod range of this node when its Node has no spec.podCIDR")
 	f.StringSliceVar(&cfg.ClusterDNS, "cluster-dns", []string{agent.DefaultClusterDNS}, "nameservers of pods with dnsPolicy ClusterFirst")
 	f.StringVar(&cfg.ClusterDomain, "cluster-domain", agent.DefaultClusterDomain, "the cluster's DNS domain")
 	f.IntVar(&cfg.MaxPods, "max-pods", agent.DefaultMaxPods, "pods this node runs at most")
+	f.StringVar(&profilingAddress, "profiling-address", "", "serve Go's pprof profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060 (default: off)")
 	f.IntVar(&kubeletPort, "kubelet-port", nodeapi.DefaultPort, "port of the node API the API server calls for logs, exec, attach and port-forward (0: any free port)")
 	return cmd
 }
+
+// The agent's client-side rate limit: the kubelet's defaults (kubeAPIQPS
+// 50, kubeAPIBurst 100). client-go's own (5 and 10) let a node starting
+// 50 pods take tens of seconds to report them, each pod's status updates
+// and events waiting in line.
+const (
+	agentQPS   = 50
+	agentBurst = 100
+)
 
 // agentRESTConfig picks how the agent reaches the API server.
 func agentRESTConfig(dataDir, kubeconfig, server, token, caFile string) (*rest.Config, error) {
@@ -159,7 +180,7 @@ func agentRESTConfig(dataDir, kubeconfig, server, token, caFile string) (*rest.C
 		if server == "" || token == "" {
 			return nil, fmt.Errorf("agent: --server and --token go together")
 		}
-		cfg := &rest.Config{Host: server, BearerToken: token, UserAgent: "navarch-agent"}
+		cfg := &rest.Config{Host: server, BearerToken: token, UserAgent: "navarch-agent", QPS: agentQPS, Burst: agentBurst}
 		if caFile != "" {
 			cfg.TLSClientConfig.CAFile = caFile
 		} else {
@@ -178,5 +199,25 @@ func agentRESTConfig(dataDir, kubeconfig, server, token, caFile string) (*rest.C
 		return nil, fmt.Errorf("agent: kubeconfig %s: %w", kubeconfig, err)
 	}
 	cfg.UserAgent = "navarch-agent"
+	cfg.QPS, cfg.Burst = agentQPS, agentBurst
 	return cfg, nil
+}
+
+// serveProfiling serves net/http/pprof's handlers on addr, without
+// authentication (give a loopback address), until ctx ends.
+func serveProfiling(ctx context.Context, addr string) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("agent: profiling address: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(l) }()
+	go func() { <-ctx.Done(); _ = srv.Close() }()
+	return nil
 }

@@ -7,6 +7,7 @@
 package hostlock
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -23,23 +24,34 @@ const Path = "/run/lock/navarch-test-host.lock"
 // test ends. It fails the test if the lock file cannot be used.
 func Lock(t testing.TB) {
 	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(Path), 0o755); err != nil {
-		t.Fatalf("hostlock: %v", err)
-	}
-	f, err := os.OpenFile(Path, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		t.Fatalf("hostlock: %v", err)
-	}
 	start := time.Now()
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		t.Fatalf("hostlock: %v", err)
+	release, err := Acquire()
+	if err != nil {
+		t.Fatal(err)
 	}
 	if waited := time.Since(start); waited > time.Second {
 		t.Logf("hostlock: waited %v for another test to release the host", waited.Round(time.Second))
 	}
-	t.Cleanup(func() {
+	t.Cleanup(release)
+}
+
+// Acquire blocks until the calling process holds the host, for programs
+// (benchmarks) that use the same resources as the tests. The lock is an
+// flock on Path: it goes with the process if release is never called.
+func Acquire() (release func(), err error) {
+	if err := os.MkdirAll(filepath.Dir(Path), 0o755); err != nil {
+		return nil, fmt.Errorf("hostlock: %w", err)
+	}
+	f, err := os.OpenFile(Path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("hostlock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("hostlock: %w", err)
+	}
+	return func() {
 		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 		f.Close()
-	})
+	}, nil
 }
