@@ -338,6 +338,32 @@ func TestCourseScenario(t *testing.T) {
 		authIP := jsonpath(t, c, "{.spec.clusterIP}", "service", "auth")
 		waitGet(t, 30*time.Second, "http://"+authIP+"/version", "", http.StatusOK, `"1.0.0"`)
 	})
+
+	step("bad input: the frontend's ConfigMap deleted under it", func(t *testing.T) {
+		pod := jsonpath(t, c, "{.items[0].metadata.name}", "pods", "-l", "app=frontend")
+		failedMounts := func() int {
+			n := 0
+			for _, count := range strings.Fields(jsonpath(t, c, "{.items[*].count}", "events",
+				"--field-selector", "involvedObject.name="+pod+",reason=FailedMount")) {
+				var v int
+				fmt.Sscan(count, &v)
+				n += v
+			}
+			return n
+		}
+		before := failedMounts()
+		k("delete", "configmap", "nginx-frontend-conf")
+		// A label change makes the agent sync the pod, and with it try to
+		// refresh the volume: the refresh fails, the files stay.
+		k("label", "pod", pod, "touched=yes")
+		framework.WaitFor(t, 60*time.Second, "a FailedMount event for the deleted ConfigMap", func() (bool, error) {
+			return failedMounts() > before, nil
+		})
+		waitGet(t, 10*time.Second, "https://"+frontendIP+"/", "insecure", http.StatusOK, `{"message":"Hello"}`)
+		if restarts := jsonpath(t, c, "{.status.containerStatuses[0].restartCount}", "pod", pod); restarts != "0" {
+			t.Errorf("the frontend restarted %s times after its ConfigMap was deleted", restarts)
+		}
+	})
 }
 
 // lockedBuffer collects a child's output while the test reads it.
