@@ -85,9 +85,21 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench: needs root (containerd, pod networking, nftables)")
 		os.Exit(1)
 	}
+	// The lock is taken before interrupts are caught: waiting for it, an
+	// interrupt just ends the program, which has nothing to clean up yet.
+	start := time.Now()
+	release, err := hostlock.Acquire()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+	if waited := time.Since(start); waited > time.Second {
+		fmt.Printf("waited %v for the host lock\n", waited.Round(time.Second))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	err := run(ctx, o)
+	err = run(ctx, o)
 	stop()
+	release()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -110,15 +122,6 @@ type env struct {
 }
 
 func run(ctx context.Context, o options) (err error) {
-	start := time.Now()
-	release, err := hostlock.Acquire()
-	if err != nil {
-		return err
-	}
-	defer release()
-	if waited := time.Since(start); waited > time.Second {
-		fmt.Printf("waited %v for the host lock\n", waited.Round(time.Second))
-	}
 	dir, err := os.MkdirTemp("", "navarch-bench-agent-")
 	if err != nil {
 		return err
