@@ -78,7 +78,11 @@ func TestAgentProbesEndToEnd(t *testing.T) {
 		"probed": func(p *corev1.Pod) {
 			c := &p.Spec.Containers[0]
 			c.ReadinessProbe = httpProbe("/readiness", intstr.FromInt32(8080), 1)
-			c.LivenessProbe = httpProbe("/healthz", intstr.FromString("http"), 2)
+			// Room for a loaded machine: a web server slow to start or to
+			// answer must not be killed before the test toggles it.
+			c.LivenessProbe = httpProbe("/healthz", intstr.FromString("http"), 3)
+			c.LivenessProbe.InitialDelaySeconds = 2
+			c.LivenessProbe.TimeoutSeconds = 3
 			c.Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{
 				Command: []string{"/web", "check", "http://127.0.0.1:8080/note?msg=prestop-liveness"}}}}
 		},
@@ -179,7 +183,7 @@ func TestAgentProbesEndToEnd(t *testing.T) {
 	t.Run("kubectl describe shows the probes and their events", func(t *testing.T) {
 		out := cluster.MustKubectl(t, "describe", "pod", "probed")
 		for _, want := range []string{
-			"Liveness:", "http-get http://:http/healthz delay=0s timeout=1s period=1s successThreshold=1 failureThreshold=2",
+			"Liveness:", "http-get http://:http/healthz delay=2s timeout=3s period=1s successThreshold=1 failureThreshold=3",
 			"Readiness:", "http-get http://:8080/readiness delay=0s timeout=1s period=1s successThreshold=1 failureThreshold=1",
 			"Restart Count:  1", "Last State:     Terminated",
 			"Unhealthy", "Liveness probe failed: HTTP probe failed with statuscode: 503",
