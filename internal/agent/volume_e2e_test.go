@@ -225,6 +225,9 @@ func TestVolumesEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 		p := waitPod(t, client, "quitter", "Running", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning && p.Status.PodIP != "" })
+		// Serving first: an /exit that finds no listener yet would pass
+		// for one that ended the server.
+		podGet(t, p.Status.PodIP, 8080, "/")
 		podGet(t, p.Status.PodIP, 8080, "/exit", "code", "3", "message", "gave up: disk full")
 		p = waitPod(t, client, "quitter", "Failed", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodFailed })
 		term := p.Status.ContainerStatuses[0].State.Terminated
