@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -207,6 +208,31 @@ func TestProxierFloodConverges(t *testing.T) {
 	nextReport(t, reports, "the first sync", func(r syncReport) bool { return r.full })
 
 	ctx := context.Background()
+	// The fake clientset replays nothing to a watch that starts late: a
+	// write made before the informers' watches are open would never
+	// reach the proxier. One change seen through a partial sync proves
+	// they are open (a real API server replays from the resourceVersion).
+	seen := false
+	for attempt := 0; attempt < 20 && !seen; attempt++ {
+		if _, err := client.DiscoveryV1().EndpointSlices("default").Update(ctx,
+			slice("f00-1", "f00", endpoint(fmt.Sprintf("10.42.9.%d", 200+attempt), testNode)), metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		timeout := time.After(time.Second)
+		for !seen {
+			select {
+			case r := <-reports:
+				seen = !r.full && slices.Contains(r.services, "default/f00")
+				continue
+			case <-timeout:
+			}
+			break
+		}
+	}
+	if !seen {
+		t.Fatal("no change reached the proxier through the fake clientset's watches")
+	}
+
 	var wg sync.WaitGroup
 	errs := make(chan error, writers)
 	for w := 0; w < writers; w++ {
