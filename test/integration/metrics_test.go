@@ -214,22 +214,30 @@ func normalize(out string) []string {
 	return lines
 }
 
-// TestMetricsNotServedWithoutNodeStats: without a NodeStats the group is
-// neither discovered nor served.
-func TestMetricsNotServedWithoutNodeStats(t *testing.T) {
+// TestMetricsServedThroughTheNodeClient: without a NodeStats of its own,
+// a server reads the nodes' stats through its node client (the one logs
+// and exec use), so metrics.k8s.io is always served; with no node to ask,
+// the lists are empty and a named node is NotFound, as metrics-server.
+func TestMetricsServedThroughTheNodeClient(t *testing.T) {
 	c := framework.StartInProcess(t, framework.Options{})
 	client := c.Client(t)
 	groups, err := client.Discovery().ServerGroups()
 	if err != nil {
 		t.Fatal(err)
 	}
+	found := false
 	for _, g := range groups.Groups {
-		if g.Name == "metrics.k8s.io" {
-			t.Errorf("metrics.k8s.io is discovered without a NodeStats")
-		}
+		found = found || g.Name == "metrics.k8s.io"
 	}
-	err = client.Discovery().RESTClient().Get().AbsPath("/apis/metrics.k8s.io/v1beta1/nodes").Do(context.Background()).Error()
+	if !found {
+		t.Errorf("metrics.k8s.io is not discovered")
+	}
+	body, err := client.Discovery().RESTClient().Get().AbsPath("/apis/metrics.k8s.io/v1beta1/nodes").DoRaw(context.Background())
+	if err != nil || !strings.Contains(string(body), `"items":[]`) {
+		t.Errorf("GET /apis/metrics.k8s.io/v1beta1/nodes: %v %s, want an empty list", err, body)
+	}
+	err = client.Discovery().RESTClient().Get().AbsPath("/apis/metrics.k8s.io/v1beta1/nodes/nowhere").Do(context.Background()).Error()
 	if !apierrors.IsNotFound(err) {
-		t.Errorf("GET /apis/metrics.k8s.io/v1beta1/nodes: %v, want NotFound", err)
+		t.Errorf("GET /apis/metrics.k8s.io/v1beta1/nodes/nowhere: %v, want NotFound", err)
 	}
 }
