@@ -4,15 +4,15 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"math"
 	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/navarch/navarch/internal/agent/volume"
 )
 
 // expand replaces each $(NAME) in s with lookup(NAME), as Kubernetes
@@ -285,29 +285,11 @@ func resourceFieldValue(pod *corev1.Pod, c *corev1.Container, ref *corev1.Resour
 			return "", errConfig{fmt.Sprintf("container %q not found for resourceFieldRef", ref.ContainerName)}
 		}
 	}
-	kind, name, ok := strings.Cut(ref.Resource, ".")
-	if !ok || (kind != "limits" && kind != "requests") {
-		return "", errConfig{fmt.Sprintf("unsupported resourceFieldRef %q", ref.Resource)}
+	v, err := volume.ResourceFieldValue(target, ref, allocatable)
+	if err != nil {
+		return "", errConfig{err.Error()}
 	}
-	res := corev1.ResourceName(name)
-	var q resource.Quantity
-	if kind == "limits" {
-		v, set := target.Resources.Limits[res]
-		if !set {
-			v = allocatable[res]
-		}
-		q = v
-	} else {
-		q = target.Resources.Requests[res]
-	}
-	divisor := ref.Divisor
-	if divisor.IsZero() {
-		divisor = resource.MustParse("1")
-	}
-	if res == corev1.ResourceCPU {
-		return fmt.Sprint(int64(math.Ceil(float64(q.MilliValue()) / float64(divisor.MilliValue())))), nil
-	}
-	return fmt.Sprint(int64(math.Ceil(float64(q.Value()) / float64(divisor.Value())))), nil
+	return v, nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {

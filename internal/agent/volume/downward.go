@@ -96,6 +96,14 @@ func containerResource(pod *corev1.Pod, ref *corev1.ResourceFieldSelector, alloc
 	if target == nil {
 		return "", fmt.Errorf("container %q not found in pod %s/%s", ref.ContainerName, pod.Namespace, pod.Name)
 	}
+	return ResourceFieldValue(target, ref, allocatable)
+}
+
+// ResourceFieldValue is the value of a resourceFieldRef on container
+// target: its limit (the node's allocatable when unset) or request,
+// divided by the divisor and rounded up, as the kubelet computes it for
+// both env vars and downward API files.
+func ResourceFieldValue(target *corev1.Container, ref *corev1.ResourceFieldSelector, allocatable corev1.ResourceList) (string, error) {
 	kind, name, ok := strings.Cut(ref.Resource, ".")
 	if !ok || (kind != "limits" && kind != "requests") {
 		return "", fmt.Errorf("unsupported container resource : %v", ref.Resource)
