@@ -51,7 +51,12 @@ type Config struct {
 
 	// Address is where Start listens ("0.0.0.0:6443"), with TLS.
 	Address string
-	TLS     *tls.Config
+	// Listener, when set, is the socket Start serves on instead of
+	// listening on Address: a caller that must know the bound port before
+	// the server starts (port 0) opens it first.
+	Listener net.Listener
+	// TLS serves the API; Start refuses to serve without it.
+	TLS *tls.Config
 
 	// KubeletClientCertFile and KubeletClientKeyFile are the API
 	// server's client certificate toward node agents (CN
@@ -181,15 +186,19 @@ func (s *Server) SetReady() { s.ready.Store(true) }
 // Handler returns the HTTP handler serving the whole API.
 func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 
-// Start listens on cfg.Address with TLS and serves until ctx ends, then
-// shuts down gracefully (watches and other long requests are cut).
+// Start listens on cfg.Address (or takes cfg.Listener) with TLS and serves
+// until ctx ends, then shuts down gracefully (watches and other long
+// requests are cut).
 func (s *Server) Start(ctx context.Context) error {
 	if s.cfg.TLS == nil {
 		return errors.New("apiserver: refusing to serve without TLS")
 	}
-	ln, err := net.Listen("tcp", s.cfg.Address)
-	if err != nil {
-		return fmt.Errorf("apiserver: listen: %w", err)
+	ln := s.cfg.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", s.cfg.Address); err != nil {
+			return fmt.Errorf("apiserver: listen: %w", err)
+		}
 	}
 	s.listenAddr.Store(ln.Addr().String())
 	srv := &http.Server{

@@ -62,7 +62,7 @@ programs the Service rules in nftables, and serves Ingresses on ports 80 and
 	f := cmd.Flags()
 	f.StringVar(&cfg.DataDir, "data-dir", "", "directory for certificates, kubeconfig, join token and embedded etcd data (default $"+dataDirEnv+" or "+defaultDataDir+")")
 	f.StringVar(&cfg.BindAddress, "bind-address", cfg.BindAddress, "IP address the API server listens on")
-	f.IntVar(&cfg.Port, "port", cfg.Port, "port of the API server (HTTPS)")
+	f.IntVar(&cfg.Port, "port", cfg.Port, "port of the API server (HTTPS); 0: any free port, written into the kubeconfig")
 	f.StringVar(&cfg.AdvertiseAddress, "advertise-address", "", "IP address the kubernetes Service points at (default: first host address)")
 	f.StringSliceVar(&cfg.EtcdEndpoints, "etcd-endpoints", nil, "external etcd endpoints (e.g. http://10.0.0.5:2379); default: an embedded etcd under the data dir")
 	f.StringVar(&cfg.EtcdListenClientURL, "etcd-listen-client-url", "", "also expose the embedded etcd at this URL so other servers can share it (e.g. http://127.0.0.1:2379)")

@@ -14,7 +14,8 @@ type Config struct {
 	// DataDir holds the certificates, the kubeconfig, the join token and
 	// (with the embedded etcd) the etcd data.
 	DataDir string
-	// BindAddress and Port are where the API server listens (TLS).
+	// BindAddress and Port are where the API server listens (TLS); port 0
+	// lets the kernel pick one (Server.Addr tells which).
 	BindAddress string
 	Port        int
 	// AdvertiseAddress is the address other machines and pods reach the
@@ -66,7 +67,7 @@ func (c Config) validate() error {
 	if c.DataDir == "" {
 		return fmt.Errorf("server: no data dir")
 	}
-	if c.Port <= 0 || c.Port > 65535 {
+	if c.Port < 0 || c.Port > 65535 {
 		return fmt.Errorf("server: invalid port %d", c.Port)
 	}
 	if c.BindAddress != "" && net.ParseIP(c.BindAddress) == nil {

@@ -51,9 +51,6 @@ type Server struct {
 
 // New checks cfg and returns a server ready to Run.
 func New(cfg Config) (*Server, error) {
-	if cfg.Port == 0 {
-		cfg.Port = 6443
-	}
 	if cfg.BindAddress == "" {
 		cfg.BindAddress = "0.0.0.0"
 	}
@@ -66,12 +63,25 @@ func New(cfg Config) (*Server, error) {
 // Ready is closed once the server serves and its bootstrap is done.
 func (s *Server) Ready() <-chan struct{} { return s.ready }
 
+// Addr is the API server's listen address ("127.0.0.1:43771"); valid once
+// Ready is closed.
+func (s *Server) Addr() string { return s.addr }
+
 // Run starts storage, the API server and the controllers, and blocks
 // until ctx ends (returning nil) or a part fails (returning its error,
 // after stopping the rest).
 func (s *Server) Run(ctx context.Context) error {
 	logger := klog.FromContext(ctx)
 	cfg := s.cfg
+	// Listen before anything else: with port 0 the kernel picks the port,
+	// and the kubeconfig, the loopback clients and the kubernetes Service
+	// must all name the one it picked.
+	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.BindAddress, strconv.Itoa(cfg.Port)))
+	if err != nil {
+		return fmt.Errorf("server: API server listen: %w", err)
+	}
+	defer ln.Close()
+	cfg.Port = ln.Addr().(*net.TCPAddr).Port
 	advertise := advertiseAddress(cfg)
 	creds, err := prepareCredentials(cfg, advertise)
 	if err != nil {
@@ -93,7 +103,7 @@ func (s *Server) Run(ctx context.Context) error {
 		ServiceCIDR:           cfg.ServiceCIDR,
 		NodePortRange:         cfg.NodePortRange,
 		Metrics:               cfg.NodeStats,
-		Address:               net.JoinHostPort(cfg.BindAddress, strconv.Itoa(cfg.Port)),
+		Listener:              ln,
 		TLS:                   creds.serverTLS,
 		KubeletClientCertFile: creds.kubeletClientCert,
 		KubeletClientKeyFile:  creds.kubeletClientKey,

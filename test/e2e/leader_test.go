@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -18,14 +17,14 @@ func TestControllerFailover(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end: builds and runs the binary")
 	}
-	url := fmt.Sprintf("http://127.0.0.1:%d", framework.FreePort(t))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	etcd, err := embedded.Start(ctx, embedded.Config{DataDir: t.TempDir(), ClientURL: url})
+	etcd, err := embedded.Start(ctx, embedded.Config{DataDir: t.TempDir(), ClientURL: "http://127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer etcd.Close()
+	url := etcd.Endpoints()[0]
 
 	a := framework.StartBinary(t, framework.Options{EtcdEndpoints: []string{url}})
 	replicaSetFor := func(c *framework.Cluster, deployment string) func() (bool, error) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -64,7 +65,10 @@ func (c *Cluster) Client(t testing.TB) kubernetes.Interface {
 	return client
 }
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago;
+// another process may take it before the caller binds it (outgoing
+// connections draw from the same range), so servers under test should
+// listen on port 0 instead where they can.
 func FreePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -79,7 +83,7 @@ func FreePort(t testing.TB) int {
 type Options struct {
 	// DataDir reuses a data dir (to test restarts); empty: a new temp dir.
 	DataDir string
-	// Port reuses a port; 0: a free one.
+	// Port reuses a port; 0: one the kernel picks when the server listens.
 	Port int
 	// EtcdEndpoints points the server at an external etcd.
 	EtcdEndpoints []string
@@ -134,6 +138,8 @@ func StartInProcess(t testing.TB, opts Options) *Cluster {
 	t.Cleanup(c.Stop)
 	select {
 	case <-s.Ready():
+		_, port, _ := net.SplitHostPort(s.Addr())
+		c.Port, _ = strconv.Atoi(port)
 	case err := <-done:
 		exited = true
 		t.Fatalf("server exited before it was ready: %v", err)
@@ -148,11 +154,7 @@ func newCluster(t testing.TB, opts Options) *Cluster {
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	port := opts.Port
-	if port == 0 {
-		port = FreePort(t)
-	}
-	return &Cluster{DataDir: dir, Kubeconfig: filepath.Join(dir, "kubeconfig"), Port: port}
+	return &Cluster{DataDir: dir, Kubeconfig: filepath.Join(dir, "kubeconfig"), Port: opts.Port}
 }
 
 // Binary is the navarch binary the end-to-end tests run: $NAVARCH_BINARY,
@@ -253,7 +255,17 @@ func StartBinary(t testing.TB, opts Options, extraArgs ...string) *Cluster {
 			return false, nil
 		}
 		body, err := client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(context.Background())
-		return err == nil && bytes.Equal(body, []byte("ok")), nil
+		if err != nil || !bytes.Equal(body, []byte("ok")) {
+			return false, nil
+		}
+		// With port 0 the server wrote the port it bound into the
+		// kubeconfig.
+		host, err := url.Parse(cfg.Host)
+		if err != nil {
+			return false, err
+		}
+		c.Port, err = strconv.Atoi(host.Port())
+		return err == nil, err
 	})
 	return c
 }
