@@ -46,6 +46,10 @@ type Config struct {
 	// (the node client); nil: the group is not served.
 	Metrics metrics.NodeStats
 
+	// Profiling serves Go's profiles under /debug/pprof/ to authenticated
+	// clients, as kube-apiserver's --profiling does.
+	Profiling bool
+
 	// Address is where Start listens ("0.0.0.0:6443"), with TLS.
 	Address string
 	TLS     *tls.Config
@@ -219,6 +223,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case parts[0] == "openapi" && len(parts) >= 2 && parts[1] == "v3" && s.cfg.OpenAPI != nil:
 		s.cfg.OpenAPI.ServeV3(w, r)
+		return
+	case s.cfg.Profiling && len(parts) >= 2 && parts[0] == "debug" && parts[1] == "pprof":
+		serveProfiling(w, r, parts[2:])
 		return
 	case s.metrics != nil && len(parts) >= 2 && parts[0] == "apis" && parts[1] == metrics.GroupName:
 		s.metrics.ServeHTTP(w, r)

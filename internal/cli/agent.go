@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -136,8 +137,20 @@ token in the server's <data-dir>/token).`,
 	return cmd
 }
 
-// agentRESTConfig picks how the agent reaches the API server.
+// agentRESTConfig picks how the agent reaches the API server, speaking
+// protobuf as a kubelet does.
 func agentRESTConfig(dataDir, kubeconfig, server, token, caFile string) (*rest.Config, error) {
+	cfg, err := agentConnection(dataDir, kubeconfig, server, token, caFile)
+	if err != nil {
+		return nil, err
+	}
+	cfg.ContentType = runtime.ContentTypeProtobuf
+	cfg.AcceptContentTypes = runtime.ContentTypeProtobuf + "," + runtime.ContentTypeJSON
+	return cfg, nil
+}
+
+// agentConnection is where and as whom the agent reaches the API server.
+func agentConnection(dataDir, kubeconfig, server, token, caFile string) (*rest.Config, error) {
 	if server != "" || token != "" {
 		if server == "" || token == "" {
 			return nil, fmt.Errorf("agent: --server and --token go together")

@@ -66,6 +66,7 @@ programs the Service rules in nftables, and serves Ingresses on ports 80 and
 	f.StringVar(&cfg.NodePortRange, "service-node-port-range", apiserver.DefaultNodePortRange, "port range of NodePort Services")
 	f.StringSliceVar(&cfg.TLSSANs, "tls-san", nil, "extra DNS names or IP addresses for the serving certificate")
 	f.BoolVar(&noAgent, "no-agent", false, "run the control plane only, without a local node agent")
+	f.BoolVar(&cfg.Profiling, "profiling", true, "serve Go profiles at /debug/pprof/ of the API server (authenticated clients only)")
 	f.BoolVar(&cfg.ClusterDNS, "cluster-dns", true, "serve the cluster DNS on the advertised address, port 53 (kube-system/kube-dns)")
 	return cmd
 }

@@ -42,6 +42,9 @@ type Config struct {
 	// holds the lease (controllermanager/builtin.Controllers); none when
 	// empty, e.g. in tests that drive one controller by themselves.
 	Controllers []controllermanager.Named
+	// Profiling serves Go's profiles under /debug/pprof/ to
+	// authenticated clients (kube-apiserver's --profiling).
+	Profiling bool
 	// NodeStats reaches the agents' /stats/summary for the metrics.k8s.io
 	// group (kubectl top); nil: the group is not served. Tests set a
 	// fake; the composition root sets the node client.
