@@ -249,7 +249,9 @@ func run(o options) error {
 	fmt.Printf("pods per node: min %d max %d\n", r.minPerNode, r.maxPerNode)
 	fmt.Printf("cpu used from the start to the last Running: server %.1f s (%.2f ms/pod), bench process %.1f s (of %.1f s wall, %d cores)\n",
 		serverCPU, 1000*serverCPU/float64(o.pods), benchCPU, r.lastRunning.Seconds(), runtime.NumCPU())
-	fmt.Printf("server RSS with %d nodes and %d pods: %.1f MiB (target < 600 MiB)\n", o.nodes, o.pods, benchserver.RSSMiB(cmd.Process.Pid))
+	anon, file := benchserver.MemoryMiB(cmd.Process.Pid)
+	fmt.Printf("server RSS with %d nodes and %d pods: %.1f MiB (target < 600 MiB): %.1f MiB anonymous, %.1f MiB file (etcd's mapped database)\n",
+		o.nodes, o.pods, benchserver.RSSMiB(cmd.Process.Pid), anon, file)
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	fmt.Printf("bench process (simulated nodes + pod watch) RSS %.1f MiB, heap in use %.1f MiB\n",

@@ -17,10 +17,12 @@ var namespacesGR = schema.GroupResource{Resource: "namespaces"}
 
 // checkNamespaceAcceptsContent fails with 404 when the namespace does not
 // exist and with 403 while it is being deleted, as upstream's
-// NamespaceLifecycle admission does.
+// NamespaceLifecycle admission does. Like upstream (which reads an
+// informer's cache), it may read a state a moment old: etcd's local,
+// serializable read, without a round of consensus on every create.
 func (s *Server) checkNamespaceAcceptsContent(ctx context.Context, namespace string) error {
 	var ns corev1.Namespace
-	if err := s.store.Get(ctx, "/registry/namespaces/"+namespace, storage.GetOptions{}, &ns); err != nil {
+	if err := s.store.Get(ctx, "/registry/namespaces/"+namespace, storage.GetOptions{ResourceVersion: "0"}, &ns); err != nil {
 		return storageError(err, namespacesGR, namespace)
 	}
 	if ns.DeletionTimestamp != nil || ns.Status.Phase == corev1.NamespaceTerminating {

@@ -7,17 +7,22 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"reflect"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/klog/v2"
 
 	"github.com/navarch/navarch/internal/apiserver/metrics"
 	"github.com/navarch/navarch/internal/registry"
 	"github.com/navarch/navarch/internal/storage"
+	"github.com/navarch/navarch/internal/storage/cacher"
 	"github.com/navarch/navarch/internal/version"
 )
 
@@ -45,6 +50,11 @@ type Config struct {
 	// kubectl top) from the nodes' /stats/summary, reached through it
 	// (the node client); nil: the group is not served.
 	Metrics metrics.NodeStats
+
+	// WatchCache serves the watches of every kind from one watch of the
+	// storage per kind (storage/cacher), as kube-apiserver's --watch-cache
+	// does; false watches the storage once per client.
+	WatchCache bool
 
 	// Profiling serves Go's profiles under /debug/pprof/ to authenticated
 	// clients, as kube-apiserver's --profiling does.
@@ -78,6 +88,10 @@ type Server struct {
 	ready atomic.Bool
 	// listenAddr is the address Start is listening on, once it is.
 	listenAddr atomic.Value
+	// cachers are the watch caches by storage prefix (Config.WatchCache),
+	// cacherTypes an object of the type each stores.
+	cachers     map[string]*cacher.Cacher
+	cacherTypes map[string]runtime.Object
 }
 
 // New builds a Server from cfg; it does not listen yet.
@@ -99,6 +113,12 @@ func New(cfg Config) (*Server, error) {
 		gvr := k.GroupVersionResource()
 		if _, dup := s.resources[gvr]; dup {
 			return nil, fmt.Errorf("apiserver: kind %s registered twice", gvr)
+		}
+		res.store = cfg.Storage
+		if cfg.WatchCache {
+			if res.store, err = s.watchCacheFor(res); err != nil {
+				return nil, err
+			}
 		}
 		s.resources[gvr] = res
 		list = append(list, res)
@@ -137,11 +157,68 @@ func (s *Server) SetReady() { s.ready.Store(true) }
 // Handler returns the HTTP handler serving the whole API.
 func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 
-// Start listens on cfg.Address with TLS and serves until ctx ends, then
-// shuts down gracefully (watches and other long requests are cut).
+// watchCacheFor returns the watch cache of res's storage prefix, made on
+// first use; kinds stored under one prefix (core and events.k8s.io
+// Events) share it.
+func (s *Server) watchCacheFor(res *resource) (*cacher.Cacher, error) {
+	if c, ok := s.cachers[res.prefix]; ok {
+		if reflect.TypeOf(res.newStored()) != reflect.TypeOf(s.cacherTypes[res.prefix]) {
+			return nil, fmt.Errorf("apiserver: kinds stored under %s have different types", res.prefix)
+		}
+		return c, nil
+	}
+	if s.cachers == nil {
+		s.cachers = map[string]*cacher.Cacher{}
+		s.cacherTypes = map[string]runtime.Object{}
+	}
+	c := cacher.New(cacher.Config{
+		Storage:   s.cfg.Storage,
+		Prefix:    res.prefix,
+		NewObject: res.newStored,
+		NewList:   res.newStoredList,
+		KeyOf: func(obj runtime.Object) (string, error) {
+			m, err := meta.Accessor(obj)
+			if err != nil {
+				return "", err
+			}
+			return res.key(m.GetNamespace(), m.GetName()), nil
+		},
+	})
+	s.cachers[res.prefix] = c
+	s.cacherTypes[res.prefix] = res.newStored()
+	return c, nil
+}
+
+// WaitForWatchCaches waits until every watch cache holds its objects (or
+// ctx ends). Start runs the caches.
+func (s *Server) WaitForWatchCaches(ctx context.Context) error {
+	for _, c := range s.cachers {
+		select {
+		case <-c.Ready():
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// Start runs the watch caches, listens on cfg.Address with TLS and serves
+// until ctx ends, then shuts down gracefully (watches and other long
+// requests are cut).
 func (s *Server) Start(ctx context.Context) error {
 	if s.cfg.TLS == nil {
 		return errors.New("apiserver: refusing to serve without TLS")
+	}
+	var caches sync.WaitGroup
+	defer caches.Wait()
+	cacheCtx, stopCaches := context.WithCancel(ctx)
+	defer stopCaches()
+	for _, c := range s.cachers {
+		caches.Add(1)
+		go func() {
+			defer caches.Done()
+			_ = c.Run(cacheCtx)
+		}()
 	}
 	ln, err := net.Listen("tcp", s.cfg.Address)
 	if err != nil {
@@ -282,6 +359,16 @@ func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request, readiness b
 	checks = append(checks, check{name: "etcd", err: err})
 	if readiness && !s.ready.Load() {
 		checks = append(checks, check{name: "bootstrap", err: errors.New("bootstrap not finished")})
+	}
+	if readiness && len(s.cachers) > 0 {
+		var err error
+		for _, c := range s.cachers {
+			if !c.IsReady() {
+				err = errors.New("watch cache not ready")
+				break
+			}
+		}
+		checks = append(checks, check{name: "watch-cache", err: err})
 	}
 	failed := false
 	var b strings.Builder

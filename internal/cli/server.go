@@ -16,6 +16,7 @@ import (
 func newServerCommand(env environment) *cobra.Command {
 	cfg := server.Config{Port: 6443, BindAddress: "0.0.0.0"}
 	noAgent := false
+	watchCache := true
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the control plane (API server on etcd, controllers, scheduler, DNS) and a local node agent",
@@ -45,6 +46,7 @@ programs the Service rules in nftables, and serves Ingresses on ports 80 and
 				cfg.DataDir = dataDir(env.getenv)
 			}
 			cfg.Agent = !noAgent
+			cfg.NoWatchCache = !watchCache
 			cfg.Controllers = builtin.Controllers(builtin.Config{StorageDir: filepath.Join(cfg.DataDir, "storage")})
 			s, err := server.New(cfg)
 			if err != nil {
@@ -66,6 +68,7 @@ programs the Service rules in nftables, and serves Ingresses on ports 80 and
 	f.StringVar(&cfg.NodePortRange, "service-node-port-range", apiserver.DefaultNodePortRange, "port range of NodePort Services")
 	f.StringSliceVar(&cfg.TLSSANs, "tls-san", nil, "extra DNS names or IP addresses for the serving certificate")
 	f.BoolVar(&noAgent, "no-agent", false, "run the control plane only, without a local node agent")
+	f.BoolVar(&watchCache, "watch-cache", true, "serve watches from one etcd watch per kind, decoded and encoded once for all clients")
 	f.BoolVar(&cfg.Profiling, "profiling", true, "serve Go profiles at /debug/pprof/ of the API server (authenticated clients only)")
 	f.BoolVar(&cfg.ClusterDNS, "cluster-dns", true, "serve the cluster DNS on the advertised address, port 53 (kube-system/kube-dns)")
 	return cmd

@@ -42,6 +42,9 @@ type Config struct {
 	// holds the lease (controllermanager/builtin.Controllers); none when
 	// empty, e.g. in tests that drive one controller by themselves.
 	Controllers []controllermanager.Named
+	// NoWatchCache serves every watch from its own etcd watch instead of
+	// the API server's watch caches (kube-apiserver's --watch-cache=false).
+	NoWatchCache bool
 	// Profiling serves Go's profiles under /debug/pprof/ to
 	// authenticated clients (kube-apiserver's --profiling).
 	Profiling bool

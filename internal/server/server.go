@@ -101,6 +101,7 @@ func (s *Server) Run(ctx context.Context) error {
 		NodePortRange: cfg.NodePortRange,
 		Metrics:       cfg.NodeStats,
 		Profiling:     cfg.Profiling,
+		WatchCache:    !cfg.NoWatchCache,
 		Address:       net.JoinHostPort(cfg.BindAddress, strconv.Itoa(cfg.Port)),
 		TLS:           creds.serverTLS,
 	})
@@ -216,6 +217,10 @@ func (s *Server) Run(ctx context.Context) error {
 				return err
 			}
 			if err := bootstrap(ctx, client, cfg, advertise); err != nil {
+				return err
+			}
+			// Clients listing now find their watch in the caches' history.
+			if err := api.WaitForWatchCaches(ctx); err != nil {
 				return err
 			}
 			api.SetReady()
