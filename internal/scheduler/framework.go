@@ -74,7 +74,10 @@ type Cycle struct {
 	nodeAffinity *nodeAffinityState
 	interPod     *interPodState
 	volumes      *volumeState
-	spread       map[*NodeInfo]int64
+	// spread are selector spreading's scores, in the order PreScore got
+	// the nodes; spreadNext is the next one Score expects.
+	spread     []spreadScore
+	spreadNext int
 }
 
 // WeightedScorer is a score plugin with its weight in the total.
