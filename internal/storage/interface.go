@@ -170,3 +170,16 @@ func SharedObject(obj runtime.Object) runtime.Object {
 	}
 	return obj
 }
+
+// CachedUpdater is implemented by stores whose GuaranteedUpdate can start
+// from a copy of the object that a cache holds (with its resourceVersion)
+// instead of reading the key, which saves a read per update. The cached
+// object is only a guess: the write is still guarded by its revision, and
+// when the guess is stale the store goes on from the current state. An
+// error of tryUpdate, a failed precondition or an update that changes
+// nothing is confirmed against the current state before it is returned,
+// so the outcome is GuaranteedUpdate's. The store does not modify cached.
+type CachedUpdater interface {
+	GuaranteedUpdateCached(ctx context.Context, key string, out runtime.Object, ignoreNotFound bool,
+		preconditions *Preconditions, tryUpdate UpdateFunc, cached runtime.Object) error
+}

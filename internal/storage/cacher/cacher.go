@@ -576,9 +576,22 @@ func (c *Cacher) List(ctx context.Context, prefix string, opts storage.ListOptio
 	return c.store.List(ctx, prefix, opts, listObj)
 }
 
-// GuaranteedUpdate implements storage.Interface.
+// GuaranteedUpdate implements storage.Interface. When the wrapped store
+// is a storage.CachedUpdater, it starts from the cached object instead of
+// reading the key.
 func (c *Cacher) GuaranteedUpdate(ctx context.Context, key string, out runtime.Object, ignoreNotFound bool,
 	preconditions *storage.Preconditions, tryUpdate storage.UpdateFunc) error {
+	if u, ok := c.store.(storage.CachedUpdater); ok {
+		c.mu.Lock()
+		var cached runtime.Object
+		if c.ready {
+			cached = c.objects[key]
+		}
+		c.mu.Unlock()
+		if cached != nil {
+			return u.GuaranteedUpdateCached(ctx, key, out, ignoreNotFound, preconditions, tryUpdate, cached)
+		}
+	}
 	return c.store.GuaranteedUpdate(ctx, key, out, ignoreNotFound, preconditions, tryUpdate)
 }
 
