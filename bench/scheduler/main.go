@@ -118,6 +118,30 @@ func fetchProfile(ctx context.Context, cfg *rest.Config, name string, seconds in
 	return os.WriteFile(file, data, 0o644)
 }
 
+// fetchProfileText writes the server's /debug/pprof/<path> (with its
+// query) to file.
+func fetchProfileText(ctx context.Context, cfg *rest.Config, path, file string) error {
+	c := rest.CopyConfig(cfg)
+	c.ContentType = ""
+	c.NegotiatedSerializer = scheme.Codecs.WithoutConversion()
+	client, err := rest.UnversionedRESTClientFor(c)
+	if err != nil {
+		return err
+	}
+	name, query, _ := strings.Cut(path, "?")
+	req := client.Get().AbsPath("/debug/pprof/" + name)
+	for _, kv := range strings.Split(query, "&") {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			req = req.Param(k, v)
+		}
+	}
+	data, err := req.DoRaw(ctx)
+	if err != nil {
+		return fmt.Errorf("server profile %s: %w", path, err)
+	}
+	return os.WriteFile(file, data, 0o644)
+}
+
 func run(o options) error {
 	dir, err := os.MkdirTemp("", "navarch-bench-sched-")
 	if err != nil {
@@ -236,6 +260,9 @@ func run(o options) error {
 	serverCPU, benchCPU := cpuSeconds(cmd.Process.Pid)-serverCPU0, cpuSeconds(os.Getpid())-benchCPU0
 	if o.serverHeapProfile != "" {
 		if err := fetchProfile(ctx, cfg, "heap", 0, o.serverHeapProfile); err != nil {
+			return err
+		}
+		if err := fetchProfileText(ctx, cfg, "heap?debug=1", o.serverHeapProfile+".txt"); err != nil {
 			return err
 		}
 	}

@@ -323,7 +323,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, res *resource, i
 			return
 		}
 	}
-	out, err := s.updateObject(r.Context(), res, info.Namespace, info.Name, target, isDryRun, func(existing runtime.Object) (runtime.Object, error) {
+	out, err := s.updateObject(r.Context(), res, info.Namespace, info.Name, target, isDryRun, func(runtime.Object) (runtime.Object, error) {
 		return obj.DeepCopyObject(), nil
 	})
 	if err != nil {
@@ -334,8 +334,9 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, res *resource, i
 }
 
 // newObjectFunc computes the client's new version of an object from the
-// stored one (a private copy): the request body for PUT, the patched
-// object for PATCH.
+// stored one: the request body for PUT, the patched object for PATCH. It
+// must not modify existing, which the update rules compare the result
+// with; it returns an object of its own.
 type newObjectFunc func(existing runtime.Object) (runtime.Object, error)
 
 // updateObject runs the update rules and writes the result, retrying the
@@ -355,7 +356,7 @@ func (s *Server) updateObject(ctx context.Context, res *resource, namespace, nam
 		if err != nil {
 			return nil, apierrors.NewInternalError(err)
 		}
-		obj, err := newObject(existing.DeepCopyObject())
+		obj, err := newObject(existing)
 		if err != nil {
 			return nil, err
 		}

@@ -129,8 +129,9 @@ func (s *Server) serveScale(w http.ResponseWriter, r *http.Request, res *resourc
 				return nil, apierrors.NewInvalid(autoscalingv1.SchemeGroupVersion.WithKind("Scale").GroupKind(), info.Name,
 					field.ErrorList{field.Invalid(field.NewPath("spec", "replicas"), scale.Spec.Replicas, "must be greater than or equal to 0")})
 			}
-			res.kind.Scale.SetReplicas(existing, scale.Spec.Replicas)
-			return existing, nil
+			updated := existing.DeepCopyObject()
+			res.kind.Scale.SetReplicas(updated, scale.Spec.Replicas)
+			return updated, nil
 		})
 		if err != nil {
 			writeError(w, r, err)

@@ -45,6 +45,11 @@ type Config struct {
 	// NoWatchCache serves every watch from its own etcd watch instead of
 	// the API server's watch caches (kube-apiserver's --watch-cache=false).
 	NoWatchCache bool
+	// MemoryLimit is the soft memory limit of the Go runtime, in bytes,
+	// raised to 1.5 times the live heap when that outgrows it (see
+	// DefaultMemoryLimit); 0 leaves the runtime's defaults, as does a
+	// GOMEMLIMIT in the environment.
+	MemoryLimit int64
 	// Profiling serves Go's profiles under /debug/pprof/ to
 	// authenticated clients (kube-apiserver's --profiling).
 	Profiling bool

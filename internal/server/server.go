@@ -90,6 +90,9 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	}
 	defer closeStore()
+	if cfg.MemoryLimit > 0 && !memoryLimitFromEnvironment() {
+		runnables = append(runnables, newMemoryTuner(cfg.MemoryLimit))
+	}
 
 	kinds := builtin.Kinds()
 	api, err := apiserver.New(apiserver.Config{
