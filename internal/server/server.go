@@ -94,19 +94,21 @@ func (s *Server) Run(ctx context.Context) error {
 		runnables = append(runnables, newMemoryTuner(cfg.MemoryLimit))
 	}
 
+	socket := cfg.loopbackSocketPath()
 	kinds := builtin.Kinds()
 	api, err := apiserver.New(apiserver.Config{
-		Storage:       store,
-		Kinds:         kinds,
-		Authenticator: creds.authenticator(),
-		OpenAPI:       openapi.New(kinds),
-		ServiceCIDR:   cfg.ServiceCIDR,
-		NodePortRange: cfg.NodePortRange,
-		Metrics:       cfg.NodeStats,
-		Profiling:     cfg.Profiling,
-		WatchCache:    !cfg.NoWatchCache,
-		Address:       net.JoinHostPort(cfg.BindAddress, strconv.Itoa(cfg.Port)),
-		TLS:           creds.serverTLS,
+		Storage:        store,
+		Kinds:          kinds,
+		Authenticator:  creds.authenticator(),
+		OpenAPI:        openapi.New(kinds),
+		ServiceCIDR:    cfg.ServiceCIDR,
+		NodePortRange:  cfg.NodePortRange,
+		Metrics:        cfg.NodeStats,
+		Profiling:      cfg.Profiling,
+		WatchCache:     !cfg.NoWatchCache,
+		Address:        net.JoinHostPort(cfg.BindAddress, strconv.Itoa(cfg.Port)),
+		LoopbackSocket: socket,
+		TLS:            creds.serverTLS,
 	})
 	if err != nil {
 		return err
@@ -131,6 +133,14 @@ func (s *Server) Run(ctx context.Context) error {
 			ContentType:        runtime.ContentTypeProtobuf,
 			AcceptContentTypes: runtime.ContentTypeProtobuf + "," + runtime.ContentTypeJSON,
 		},
+	}
+	if socket != "" {
+		// Same URL, certificates and API; the bytes go through the
+		// API server's Unix socket instead of the TCP stack.
+		loopback.Dial = func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", socket)
+		}
 	}
 	client, err := kubernetes.NewForConfig(loopback)
 	if err != nil {
