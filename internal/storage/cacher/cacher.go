@@ -195,6 +195,22 @@ func (c *Cacher) Ready() <-chan struct{} {
 	return c.readyc
 }
 
+// Cached returns the object the cache holds at key, without copying it:
+// a reader must not modify it. It reports false when the cache has no
+// object there or is not ready. The object may be a moment old (the cache
+// applies changes after etcd does); a caller that must not miss an object
+// just created reads the store when this reports false, as upstream's
+// admission plugins fall back from their informers to a live read.
+func (c *Cacher) Cached(key string) (runtime.Object, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.ready {
+		return nil, false
+	}
+	obj, ok := c.objects[key]
+	return obj, ok
+}
+
 // IsReady reports whether the cache serves watches now.
 func (c *Cacher) IsReady() bool {
 	c.mu.Lock()

@@ -357,3 +357,28 @@ func TestInitialEventsCatchUpThroughProgress(t *testing.T) {
 		t.Errorf("initial-events-end bookmark at %d, want at least the store's revision %d", rev, last)
 	}
 }
+
+// TestCached checks the cache's read of one key: what it holds, shared,
+// and false for keys it does not hold.
+func TestCached(t *testing.T) {
+	store := newStore(startEtcd(t), time.Minute)
+	c := startCacher(t, store, 0)
+	created := create(t, c, "web")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		obj, ok := c.Cached("/registry/pods/ns/web")
+		if ok {
+			if p := obj.(*corev1.Pod); p.ResourceVersion != created.ResourceVersion {
+				t.Errorf("Cached = rv %s, want %s", p.ResourceVersion, created.ResourceVersion)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the cache did not get the pod")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if _, ok := c.Cached("/registry/pods/ns/nope"); ok {
+		t.Error("Cached found a key never written")
+	}
+}
