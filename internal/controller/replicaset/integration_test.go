@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 
 	"github.com/navarch/navarch/internal/controller"
@@ -159,12 +160,18 @@ func TestReplicaSetIntegration(t *testing.T) {
 	})
 
 	t.Run("scale down keeps ready pods", func(t *testing.T) {
-		got, err := rsClient.Get(ctx, "web", metav1.GetOptions{})
+		// The controller may write the status between our read and our
+		// write: read again on conflict, as any client must.
+		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			got, err := rsClient.Get(ctx, "web", metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			got.Spec.Replicas = ptr.To[int32](2)
+			_, err = rsClient.Update(ctx, got, metav1.UpdateOptions{})
+			return err
+		})
 		if err != nil {
-			t.Fatal(err)
-		}
-		got.Spec.Replicas = ptr.To[int32](2)
-		if _, err := rsClient.Update(ctx, got, metav1.UpdateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		waitStatus("2 replicas", func(s appsv1.ReplicaSetStatus) bool { return s.Replicas == 2 })
