@@ -122,7 +122,7 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("apiserver: kind %s registered twice", gvr)
 		}
 		res.store = cfg.Storage
-		if cfg.WatchCache {
+		if cfg.WatchCache && !uncachedPrefixes[res.prefix] {
 			if res.store, err = s.watchCacheFor(res); err != nil {
 				return nil, err
 			}
@@ -163,6 +163,11 @@ func (s *Server) SetReady() { s.ready.Store(true) }
 
 // Handler returns the HTTP handler serving the whole API.
 func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
+
+// uncachedPrefixes are the storage directories without a watch cache. As
+// upstream (whose default cache sizes are 0 for them), events: many
+// writes, few watchers, and a cache would hold every event in memory.
+var uncachedPrefixes = map[string]bool{"/registry/events/": true}
 
 // watchCacheFor returns the watch cache of res's storage prefix, made on
 // first use; kinds stored under one prefix (core and events.k8s.io
