@@ -382,3 +382,37 @@ func TestCached(t *testing.T) {
 		t.Error("Cached found a key never written")
 	}
 }
+
+// TestConcurrentEncodingsLeaveTheObjectAlone encodes one shared object with
+// the API server's encoders at once, while others read it: run with -race,
+// it shows the encoders write nothing the readers see.
+func TestConcurrentEncodingsLeaveTheObjectAlone(t *testing.T) {
+	p := pod("web")
+	p.ResourceVersion = "7"
+	p.Annotations = map[string]string{"a": "b"}
+	p.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Pod"))
+	o := newCachingObject(p)
+	var encoders []runtime.Encoder
+	for _, info := range api.Codecs.SupportedMediaTypes() {
+		encoders = append(encoders, api.Codecs.EncoderForVersion(info.Serializer, corev1.SchemeGroupVersion))
+	}
+	done := make(chan []byte, 2*len(encoders))
+	for range 2 {
+		for _, enc := range encoders {
+			go func() {
+				var buf bytes.Buffer
+				if err := enc.Encode(o, &buf); err != nil {
+					t.Errorf("Encode: %v", err)
+				}
+				done <- buf.Bytes()
+			}()
+		}
+	}
+	for range 2 * len(encoders) {
+		_ = p.Labels["app"] + p.Annotations["a"] + p.Spec.Containers[0].Image + p.ResourceVersion + p.Kind
+		<-done
+	}
+	if p.Labels["app"] != "web" || p.ResourceVersion != "7" || p.Kind != "Pod" {
+		t.Errorf("object changed by encoding: %+v", p.ObjectMeta)
+	}
+}

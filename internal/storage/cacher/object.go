@@ -3,6 +3,7 @@ package cacher
 import (
 	"bytes"
 	"io"
+	"reflect"
 	"sync"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -48,9 +49,10 @@ func (o *cachingObject) CacheEncode(id runtime.Identifier, encode func(runtime.O
 	}
 	o.mu.Unlock()
 	e.once.Do(func() {
-		// Encoders set the kind on what they encode: give them a copy.
+		// Encoders set the kind on what they encode (and convert a deep
+		// copy of it): give them a struct of their own.
 		var buf bytes.Buffer
-		e.err = encode(o.obj.DeepCopyObject(), &buf)
+		e.err = encode(shallowCopy(o.obj), &buf)
 		// Kept as long as the change is: no room to spare.
 		e.data = bytes.Clone(buf.Bytes())
 	})
@@ -59,6 +61,19 @@ func (o *cachingObject) CacheEncode(id runtime.Identifier, encode func(runtime.O
 	}
 	_, err := w.Write(e.data)
 	return err
+}
+
+// shallowCopy copies the top-level struct of a typed object (its TypeMeta
+// with it), sharing everything it points to; other objects are
+// deep-copied.
+func shallowCopy(obj runtime.Object) runtime.Object {
+	v := reflect.ValueOf(obj)
+	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
+		return obj.DeepCopyObject()
+	}
+	c := reflect.New(v.Elem().Type())
+	c.Elem().Set(v.Elem())
+	return c.Interface().(runtime.Object)
 }
 
 // SharedObject returns the wrapped object itself, for readers that do not

@@ -135,3 +135,14 @@ func TestGuaranteedUpdateCachedStaleGuess(t *testing.T) {
 		})
 	}
 }
+
+func TestWithoutResourceVersion(t *testing.T) {
+	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web", ResourceVersion: "5", Labels: map[string]string{"a": "b"}}}
+	got := withoutResourceVersion(p).(*corev1.Pod)
+	if got == p || got.ResourceVersion != "" || got.Labels["a"] != "b" || got.Name != "web" {
+		t.Errorf("copy = %p %+v, want a new object without resourceVersion", got, got.ObjectMeta)
+	}
+	if p.ResourceVersion != "5" {
+		t.Errorf("original resourceVersion = %q, want it unchanged", p.ResourceVersion)
+	}
+}

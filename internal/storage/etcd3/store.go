@@ -14,6 +14,7 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/navarch/navarch/internal/storage"
@@ -372,9 +373,7 @@ func (s *Store) encode(key string, obj runtime.Object) ([]byte, error) {
 		return nil, storage.NewError(storage.ErrCodeInvalidObj, key, 0, err.Error())
 	}
 	if accessor.GetResourceVersion() != "" {
-		obj = obj.DeepCopyObject()
-		accessor, _ = meta.Accessor(obj)
-		accessor.SetResourceVersion("")
+		obj = withoutResourceVersion(obj)
 	}
 	var data []byte
 	if s.direct != nil {
@@ -386,6 +385,27 @@ func (s *Store) encode(key string, obj runtime.Object) ([]byte, error) {
 		return nil, storage.NewError(storage.ErrCodeInvalidObj, key, 0, err.Error())
 	}
 	return data, nil
+}
+
+// withoutResourceVersion returns a copy of obj without a resourceVersion
+// for encoding. The copy is shallow where it can be (a typed object holds
+// its metadata by value, so only the top-level struct is copied and the
+// rest is shared, read-only); other objects are deep-copied.
+func withoutResourceVersion(obj runtime.Object) runtime.Object {
+	v := reflect.ValueOf(obj)
+	if v.Kind() == reflect.Pointer && !v.IsNil() && v.Elem().Kind() == reflect.Struct {
+		if f := v.Elem().FieldByName("ObjectMeta"); f.IsValid() && f.Type() == reflect.TypeOf(metav1.ObjectMeta{}) {
+			shallow := reflect.New(v.Elem().Type())
+			shallow.Elem().Set(v.Elem())
+			shallow.Elem().FieldByName("ObjectMeta").FieldByName("ResourceVersion").SetString("")
+			return shallow.Interface().(runtime.Object)
+		}
+	}
+	obj = obj.DeepCopyObject()
+	if accessor, err := meta.Accessor(obj); err == nil {
+		accessor.SetResourceVersion("")
+	}
+	return obj
 }
 
 // decode decodes data into the typed object into and sets its
