@@ -30,8 +30,18 @@ func (selectorSpread) PreScore(c *Cycle, feasible []*NodeInfo) {
 	if owner == "" {
 		return
 	}
-	c.spread = make([]spreadScore, 0, len(feasible))
-	counts := make([]int, len(feasible))
+	var counts []int
+	if sc := c.scratch; sc != nil {
+		if cap(sc.counts) < len(feasible) {
+			sc.counts = make([]int, len(feasible))
+		}
+		counts = sc.counts[:len(feasible)]
+		c.spread = sc.spread[:0]
+		defer func() { sc.spread = c.spread }()
+	} else {
+		counts = make([]int, len(feasible))
+		c.spread = make([]spreadScore, 0, len(feasible))
+	}
 	var maxByNode int
 	var byZone map[string]int
 	for i, ni := range feasible {
