@@ -1,20 +1,26 @@
-// Command scheduler measures scheduling at scale: it starts the navarch
-// binary's server, runs simulated nodes (internal/simnode) and the
-// scheduler (internal/scheduler) in this process against it, creates pods
-// and prints how fast they get scheduled and reported Running, and how
-// much memory the server takes.
+// Command scheduler measures the control plane at scale: it starts the
+// navarch binary's server (which runs the controllers and the scheduler),
+// runs simulated nodes (internal/simnode) in this process against it,
+// makes pods and prints how fast they get scheduled and reported Running,
+// and how much memory and cpu the server takes.
 //
-//	go build -o /tmp/navarch ./cmd/navarch && go run ./bench/scheduler -navarch /tmp/navarch
+//	./hack/build.sh && go run ./bench/scheduler -navarch _output/navarch
 //
-// Pods are created directly, from concurrent clients: no Deployment
-// controller exists yet to create them from one Deployment.
+// By default the pods come from one Deployment of -pods replicas, as the
+// issue asks: the deployment and replicaset controllers create them, the
+// scheduler binds them, the simulated kubelets report them Running. With
+// -mode pods they are created directly, from -clients concurrent clients
+// (the benchmark's first form, kept for comparison).
+//
+// A pod's create->Running latency runs from when this process first sees
+// it (in -mode pods: from when its create was sent) to when it first sees
+// it Running, both through one pod informer.
 package main
 
 import (
 	"context"
 	"flag"
 	"fmt"
-	"github.com/navarch/navarch/bench/internal/benchserver"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,30 +33,52 @@ import (
 	"sync/atomic"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 
-	"github.com/navarch/navarch/internal/scheduler"
+	"github.com/navarch/navarch/bench/internal/benchserver"
 	"github.com/navarch/navarch/internal/simnode"
 )
 
+// options are the flags.
+type options struct {
+	binary            string
+	nodes, pods       int
+	mode              string
+	clients, workers  int
+	timeout           time.Duration
+	serverCPUProfile  string
+	serverProfileFor  time.Duration
+	serverHeapProfile string
+}
+
 func main() {
-	binary := flag.String("navarch", "_output/navarch", "navarch binary whose server to run")
-	nodes := flag.Int("nodes", 1000, "simulated nodes")
-	pods := flag.Int("pods", 10000, "pods to create")
-	clients := flag.Int("clients", 20, "concurrent clients creating pods")
-	workers := flag.Int("workers", 128, "simulated kubelet workers (pod status updates in flight)")
-	runScheduler := flag.Bool("scheduler", true, "run the scheduler in this process (false if the server runs its own)")
-	timeout := flag.Duration("timeout", 10*time.Minute, "give up waiting for pods after this long")
-	cpuProfile := flag.String("cpuprofile", "", "write a cpu profile of this process (simnode, scheduler, watch) to this file")
+	var o options
+	flag.StringVar(&o.binary, "navarch", "_output/navarch", "navarch binary whose server to run")
+	flag.IntVar(&o.nodes, "nodes", 1000, "simulated nodes")
+	flag.IntVar(&o.pods, "pods", 10000, "pods to make")
+	flag.StringVar(&o.mode, "mode", "deployment", "deployment: one Deployment of -pods replicas; pods: create the pods directly")
+	flag.IntVar(&o.clients, "clients", 20, "concurrent clients creating pods (-mode pods)")
+	flag.IntVar(&o.workers, "workers", 128, "simulated kubelet workers (pod status updates in flight)")
+	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up waiting for pods after this long")
+	cpuProfile := flag.String("cpuprofile", "", "write a cpu profile of this process (simulated nodes, pod watch) to this file")
+	flag.StringVar(&o.serverCPUProfile, "server-cpuprofile", "", "write a cpu profile of the server (from its /debug/pprof), started with the first pod, to this file")
+	flag.DurationVar(&o.serverProfileFor, "server-profile-for", 15*time.Second, "how long the server cpu profile runs")
+	flag.StringVar(&o.serverHeapProfile, "server-heapprofile", "", "write a heap profile of the server, taken once all pods run, to this file")
 	klog.InitFlags(nil)
 	flag.Parse()
+	if o.mode != "deployment" && o.mode != "pods" {
+		fmt.Fprintf(os.Stderr, "bench: -mode %q: want deployment or pods\n", o.mode)
+		os.Exit(2)
+	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
@@ -63,14 +91,58 @@ func main() {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if err := run(*binary, *nodes, *pods, *clients, *workers, *runScheduler, *timeout); err != nil {
+	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
 
-func run(binary string, nodeCount, podCount, clients, workers int, runScheduler bool, timeout time.Duration) error {
+// fetchProfile writes the server's /debug/pprof/<name> to file.
+func fetchProfile(ctx context.Context, cfg *rest.Config, name string, seconds int, file string) error {
+	c := rest.CopyConfig(cfg)
+	c.ContentType = ""
+	c.NegotiatedSerializer = scheme.Codecs.WithoutConversion()
+	client, err := rest.UnversionedRESTClientFor(c)
+	if err != nil {
+		return err
+	}
+	req := client.Get().AbsPath("/debug/pprof/" + name)
+	if seconds > 0 {
+		req = req.Param("seconds", strconv.Itoa(seconds))
+	}
+	data, err := req.DoRaw(ctx)
+	if err != nil {
+		return fmt.Errorf("server profile %s: %w", name, err)
+	}
+	return os.WriteFile(file, data, 0o644)
+}
+
+// fetchProfileText writes the server's /debug/pprof/<path> (with its
+// query) to file.
+func fetchProfileText(ctx context.Context, cfg *rest.Config, path, file string) error {
+	c := rest.CopyConfig(cfg)
+	c.ContentType = ""
+	c.NegotiatedSerializer = scheme.Codecs.WithoutConversion()
+	client, err := rest.UnversionedRESTClientFor(c)
+	if err != nil {
+		return err
+	}
+	name, query, _ := strings.Cut(path, "?")
+	req := client.Get().AbsPath("/debug/pprof/" + name)
+	for _, kv := range strings.Split(query, "&") {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			req = req.Param(k, v)
+		}
+	}
+	data, err := req.DoRaw(ctx)
+	if err != nil {
+		return fmt.Errorf("server profile %s: %w", path, err)
+	}
+	return os.WriteFile(file, data, 0o644)
+}
+
+func run(o options) error {
 	dir, err := os.MkdirTemp("", "navarch-bench-sched-")
 	if err != nil {
 		return err
@@ -80,8 +152,8 @@ func run(binary string, nodeCount, podCount, clients, workers int, runScheduler 
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(binary, "server", "--no-agent", "--data-dir", dir, "--bind-address", "127.0.0.1",
-		"--port", strconv.Itoa(port), "--advertise-address", "127.0.0.1")
+	cmd := exec.Command(o.binary, "server", "--no-agent", "--data-dir", dir, "--bind-address", "127.0.0.1",
+		"--port", strconv.Itoa(port), "--advertise-address", "127.0.0.1", "--cluster-dns=false")
 	logFile, err := os.Create(filepath.Join(dir, "server.log"))
 	if err != nil {
 		return err
@@ -98,7 +170,6 @@ func run(binary string, nodeCount, podCount, clients, workers int, runScheduler 
 	cfg.QPS, cfg.Burst = 20000, 20000
 	cfg.ContentType = "application/vnd.kubernetes.protobuf"
 	fmt.Printf("server ready; idle RSS %.1f MiB\n", benchserver.RSSMiB(cmd.Process.Pid))
-	fmt.Printf("note: %d pods are created directly by %d clients (no Deployment controller exists yet)\n", podCount, clients)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -115,7 +186,7 @@ func run(binary string, nodeCount, podCount, clients, workers int, runScheduler 
 
 	// Simulated nodes.
 	simClient := kubernetes.NewForConfigOrDie(rest.CopyConfig(cfg))
-	sim := simnode.New(simClient, simnode.Config{Count: nodeCount, NamePrefix: "sim-", Workers: workers})
+	sim := simnode.New(simClient, simnode.Config{Count: o.nodes, NamePrefix: "sim-", Workers: o.workers})
 	start := time.Now()
 	wg.Add(1)
 	go func() {
@@ -126,30 +197,13 @@ func run(binary string, nodeCount, podCount, clients, workers int, runScheduler 
 		}
 	}()
 	client := kubernetes.NewForConfigOrDie(rest.CopyConfig(cfg))
-	if err := waitNodesReady(ctx, client, nodeCount, 5*time.Minute); err != nil {
+	if err := waitNodesReady(ctx, client, o.nodes, 5*time.Minute); err != nil {
 		return err
 	}
-	fmt.Printf("simulated nodes: %d Ready in %v; server RSS %.1f MiB\n", nodeCount, time.Since(start).Round(time.Millisecond), benchserver.RSSMiB(cmd.Process.Pid))
+	fmt.Printf("simulated nodes: %d Ready in %v; server RSS %.1f MiB\n", o.nodes, time.Since(start).Round(time.Millisecond), benchserver.RSSMiB(cmd.Process.Pid))
 
-	// Scheduler.
-	if runScheduler {
-		schedClient := kubernetes.NewForConfigOrDie(rest.CopyConfig(cfg))
-		factory := informers.NewSharedInformerFactory(schedClient, 0)
-		s := scheduler.New(schedClient, factory)
-		factory.Start(ctx.Done())
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := s.Start(ctx); err != nil {
-				fmt.Fprintln(os.Stderr, "scheduler:", err)
-				cancel()
-			}
-		}()
-		shutdowns = append(shutdowns, factory.Shutdown)
-	}
-
-	// Watch pods: when each is first seen bound and Running.
-	tracker := newTracker(podCount)
+	// Watch pods: when each is first seen, seen bound and seen Running.
+	tracker := newTracker(o.pods)
 	watchFactory := informers.NewSharedInformerFactoryWithOptions(kubernetes.NewForConfigOrDie(rest.CopyConfig(cfg)), 0,
 		informers.WithNamespace("default"))
 	podInformer := watchFactory.Core().V1().Pods().Informer()
@@ -163,58 +217,98 @@ func run(binary string, nodeCount, podCount, clients, workers int, runScheduler 
 		return fmt.Errorf("pod watch did not sync")
 	}
 
-	serverCPU0, benchCPU0 := cpuSeconds(cmd.Process.Pid), cpuSeconds(os.Getpid())
-	createStart := time.Now()
-	if err := createPods(ctx, cfg, tracker, podCount, clients); err != nil {
-		return err
-	}
-	createElapsed := time.Since(createStart)
-	fmt.Printf("created %d pods in %v (%.0f creates/s)\n", podCount, createElapsed.Round(time.Millisecond), float64(podCount)/createElapsed.Seconds())
+	// What the nodes alone cost the server (Lease renewals, status,
+	// controllers watching them), to tell it apart from the pods' cost.
+	idleStart, idleCPU0 := time.Now(), cpuSeconds(cmd.Process.Pid)
+	time.Sleep(5 * time.Second)
+	idleRate := (cpuSeconds(cmd.Process.Pid) - idleCPU0) / time.Since(idleStart).Seconds()
+	fmt.Printf("server cpu with %d idle nodes: %.2f cores\n", o.nodes, idleRate)
 
-	deadline := time.Now().Add(timeout)
-	for tracker.running.Load() < int64(podCount) {
+	serverCPU0, benchCPU0 := cpuSeconds(cmd.Process.Pid), cpuSeconds(os.Getpid())
+	profileDone := make(chan error, 1)
+	if o.serverCPUProfile != "" {
+		go func() {
+			profileDone <- fetchProfile(ctx, cfg, "profile", int(o.serverProfileFor.Seconds()), o.serverCPUProfile)
+		}()
+	} else {
+		profileDone <- nil
+	}
+	defer func() {
+		if err := <-profileDone; err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+		}
+	}()
+	createStart := time.Now()
+	if o.mode == "pods" {
+		fmt.Printf("%d pods created directly by %d clients\n", o.pods, o.clients)
+		if err := createPods(ctx, cfg, tracker, o.pods, o.clients); err != nil {
+			return err
+		}
+		createElapsed := time.Since(createStart)
+		fmt.Printf("created %d pods in %v (%.0f creates/s)\n", o.pods, createElapsed.Round(time.Millisecond), float64(o.pods)/createElapsed.Seconds())
+	} else {
+		fmt.Printf("one Deployment of %d replicas\n", o.pods)
+		if _, err := client.AppsV1().Deployments("default").Create(ctx, benchDeployment(int32(o.pods)), metav1.CreateOptions{}); err != nil {
+			return fmt.Errorf("creating the deployment: %w", err)
+		}
+	}
+
+	deadline := time.Now().Add(o.timeout)
+	for tracker.running.Load() < int64(o.pods) {
 		if time.Now().After(deadline) {
-			return fmt.Errorf("only %d of %d pods Running after %v (%d bound)", tracker.running.Load(), podCount, timeout, tracker.bound.Load())
+			return fmt.Errorf("only %d of %d pods Running after %v (%d seen, %d bound)", tracker.running.Load(), o.pods, o.timeout, tracker.seen.Load(), tracker.bound.Load())
 		}
 		if ctx.Err() != nil {
-			return fmt.Errorf("stopped: %d of %d pods Running", tracker.running.Load(), podCount)
+			return fmt.Errorf("stopped: %d of %d pods Running", tracker.running.Load(), o.pods)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	r := tracker.report(createStart)
-	fmt.Printf("scheduled (bound): all %d in %v: %.0f pods/s\n", podCount, r.lastBound.Round(time.Millisecond), float64(podCount)/r.lastBound.Seconds())
-	fmt.Printf("scheduled and Running: all %d in %v from the first create: %.0f pods/s (target > 1,000 pods/s)\n",
-		podCount, r.lastRunning.Round(time.Millisecond), float64(podCount)/r.lastRunning.Seconds())
+	serverCPU, benchCPU := cpuSeconds(cmd.Process.Pid)-serverCPU0, cpuSeconds(os.Getpid())-benchCPU0
+	if o.serverHeapProfile != "" {
+		if err := fetchProfile(ctx, cfg, "heap", 0, o.serverHeapProfile); err != nil {
+			return err
+		}
+		if err := fetchProfileText(ctx, cfg, "heap?debug=1", o.serverHeapProfile+".txt"); err != nil {
+			return err
+		}
+	}
+	fmt.Printf("created (seen): all %d in %v: %.0f pods/s\n", o.pods, r.lastSeen.Round(time.Millisecond), float64(o.pods)/r.lastSeen.Seconds())
+	fmt.Printf("scheduled (bound): all %d in %v: %.0f pods/s\n", o.pods, r.lastBound.Round(time.Millisecond), float64(o.pods)/r.lastBound.Seconds())
+	fmt.Printf("scheduled and Running: all %d in %v from the start: %.0f pods/s (target > 1,000 pods/s)\n",
+		o.pods, r.lastRunning.Round(time.Millisecond), float64(o.pods)/r.lastRunning.Seconds())
 	fmt.Printf("create->Running latency: p50 %v p90 %v p99 %v max %v\n", r.p(50), r.p(90), r.p(99), r.p(100))
 	fmt.Printf("  of which create->bound p50 %v p99 %v, bound->Running p50 %v p99 %v\n",
 		percentile(r.toBound, 50), percentile(r.toBound, 99), percentile(r.toRunning, 50), percentile(r.toRunning, 99))
 	fmt.Printf("pods per node: min %d max %d\n", r.minPerNode, r.maxPerNode)
-	fmt.Printf("cpu used from the first create to the last Running: server %.1f s, bench process %.1f s (of %.1f s wall, %d cores)\n",
-		cpuSeconds(cmd.Process.Pid)-serverCPU0, cpuSeconds(os.Getpid())-benchCPU0, r.lastRunning.Seconds(), runtime.NumCPU())
-	fmt.Printf("server RSS with %d nodes and %d pods: %.1f MiB (target < 600 MiB)\n", nodeCount, podCount, benchserver.RSSMiB(cmd.Process.Pid))
+	fmt.Printf("cpu used from the start to the last Running: server %.1f s (%.2f ms/pod; %.2f ms/pod beyond the idle nodes' share), bench process %.1f s (of %.1f s wall, %d cores)\n",
+		serverCPU, 1000*serverCPU/float64(o.pods), 1000*(serverCPU-idleRate*r.lastRunning.Seconds())/float64(o.pods),
+		benchCPU, r.lastRunning.Seconds(), runtime.NumCPU())
+	anon, file := benchserver.MemoryMiB(cmd.Process.Pid)
+	fmt.Printf("server RSS with %d nodes and %d pods: %.1f MiB (target < 600 MiB): %.1f MiB anonymous, %.1f MiB file (etcd's mapped database)\n",
+		o.nodes, o.pods, benchserver.RSSMiB(cmd.Process.Pid), anon, file)
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	fmt.Printf("bench process (simnode + scheduler + watch) RSS %.1f MiB, heap in use %.1f MiB\n",
+	fmt.Printf("bench process (simulated nodes + pod watch) RSS %.1f MiB, heap in use %.1f MiB\n",
 		benchserver.RSSMiB(os.Getpid()), float64(ms.HeapInuse)/(1<<20))
 	return nil
 }
 
-// tracker records, per pod, when its create was sent and when it was
-// first seen bound and Running.
+// tracker records, per pod, when it was created (its create sent, or
+// else first seen) and when it was first seen bound and Running.
 type tracker struct {
-	mu      sync.Mutex
-	created map[string]time.Time
-	bound   atomic.Int64
-	running atomic.Int64
-	// boundAt, runningAt and nodeOf are guarded by mu.
-	boundAt, runningAt map[string]time.Time
-	nodeOf             map[string]string
+	mu                   sync.Mutex
+	seen, bound, running atomic.Int64
+	// The maps are guarded by mu.
+	created, seenAt, boundAt, runningAt map[string]time.Time
+	nodeOf                              map[string]string
 }
 
 func newTracker(n int) *tracker {
 	return &tracker{
-		created: make(map[string]time.Time, n), boundAt: make(map[string]time.Time, n),
-		runningAt: make(map[string]time.Time, n), nodeOf: make(map[string]string, n),
+		created: make(map[string]time.Time, n), seenAt: make(map[string]time.Time, n),
+		boundAt: make(map[string]time.Time, n), runningAt: make(map[string]time.Time, n),
+		nodeOf: make(map[string]string, n),
 	}
 }
 
@@ -228,6 +322,13 @@ func (t *tracker) observe(pod *corev1.Pod) {
 	now := time.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if _, seen := t.seenAt[pod.Name]; !seen {
+		t.seenAt[pod.Name] = now
+		if _, sent := t.created[pod.Name]; !sent {
+			t.created[pod.Name] = now
+		}
+		t.seen.Add(1)
+	}
 	if pod.Spec.NodeName != "" {
 		if _, seen := t.boundAt[pod.Name]; !seen {
 			t.boundAt[pod.Name] = now
@@ -244,7 +345,7 @@ func (t *tracker) observe(pod *corev1.Pod) {
 }
 
 type report struct {
-	lastBound, lastRunning time.Duration
+	lastSeen, lastBound, lastRunning time.Duration
 	// latencies are create->Running, toBound create->bound and
 	// toRunning bound->Running, each sorted.
 	latencies, toBound, toRunning []time.Duration
@@ -255,6 +356,9 @@ func (t *tracker) report(start time.Time) report {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var r report
+	for _, at := range t.seenAt {
+		r.lastSeen = max(r.lastSeen, at.Sub(start))
+	}
 	for _, at := range t.boundAt {
 		r.lastBound = max(r.lastBound, at.Sub(start))
 	}
@@ -334,17 +438,36 @@ func createPods(ctx context.Context, cfg *rest.Config, t *tracker, n, clients in
 	return firstErr
 }
 
-// benchPod is a small pod: 100m cpu and 64Mi requested, so ten of them
-// fill a quarter of a simulated node's cpu.
+// benchPodSpec is a small pod: 100m cpu and 64Mi requested, so ten of
+// them fill a quarter of a simulated node's cpu.
+func benchPodSpec() corev1.PodSpec {
+	return corev1.PodSpec{Containers: []corev1.Container{{
+		Name: "c", Image: "localhost/web:1",
+		Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
+			corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("64Mi"),
+		}},
+	}}}
+}
+
 func benchPod(name string) *corev1.Pod {
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"app": "bench"}},
-		Spec: corev1.PodSpec{Containers: []corev1.Container{{
-			Name: "c", Image: "localhost/web:1",
-			Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
-				corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("64Mi"),
-			}},
-		}}},
+		Spec:       benchPodSpec(),
+	}
+}
+
+func benchDeployment(replicas int32) *appsv1.Deployment {
+	labels := map[string]string{"app": "bench"}
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "bench"},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec:       benchPodSpec(),
+			},
+		},
 	}
 }
 

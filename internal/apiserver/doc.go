@@ -11,7 +11,10 @@
 //   - discovery.go: /api, /apis and the aggregated discovery documents.
 //   - rest.go: get, list, create, update, delete, deletecollection.
 //   - patch.go: JSON, merge and strategic merge patches.
-//   - watch.go: watch streams (also as Tables for kubectl get -w).
+//   - watch.go: watch streams (also as Tables for kubectl get -w). With
+//     Config.WatchCache every kind but events is watched through a
+//     storage/cacher (one etcd watch per kind, each change decoded once
+//     and encoded once per format); creates look namespaces up there.
 //   - table.go: server-side printing and PartialObjectMetadata.
 //   - subresources.go: status, scale, binding, eviction, finalize.
 //   - podstreams.go: pods/log, exec, attach and portforward, proxied to
@@ -23,6 +26,7 @@
 //   - namespaces.go: namespace existence and the namespace deletion rules.
 //   - metricsobjects.go: the nodes and pods the metrics.k8s.io group
 //     (package metrics, served when Config.Metrics is set) reads.
+//   - profiling.go: Go's profiles under /debug/pprof/ (Config.Profiling).
 //   - openapi/: the OpenAPI v2 and v3 documents.
 //   - metrics/: the resource metrics API, metrics.k8s.io, for kubectl top.
 //

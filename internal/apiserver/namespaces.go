@@ -15,13 +15,29 @@ import (
 
 var namespacesGR = schema.GroupResource{Resource: "namespaces"}
 
+// namespacesPrefix is where namespaces are stored.
+const namespacesPrefix = "/registry/namespaces/"
+
 // checkNamespaceAcceptsContent fails with 404 when the namespace does not
 // exist and with 403 while it is being deleted, as upstream's
-// NamespaceLifecycle admission does.
+// NamespaceLifecycle admission does. Like upstream (which reads an
+// informer's cache and reads the store when the cache does not know the
+// namespace), it reads the namespaces' watch cache, then etcd's local
+// (serializable) state: a state a moment old, without a read of etcd for
+// every create.
 func (s *Server) checkNamespaceAcceptsContent(ctx context.Context, namespace string) error {
-	var ns corev1.Namespace
-	if err := s.store.Get(ctx, "/registry/namespaces/"+namespace, storage.GetOptions{}, &ns); err != nil {
-		return storageError(err, namespacesGR, namespace)
+	key := namespacesPrefix + namespace
+	var ns *corev1.Namespace
+	if c := s.cachers[namespacesPrefix]; c != nil {
+		if obj, ok := c.Cached(key); ok {
+			ns, _ = obj.(*corev1.Namespace)
+		}
+	}
+	if ns == nil {
+		ns = &corev1.Namespace{}
+		if err := s.store.Get(ctx, key, storage.GetOptions{ResourceVersion: "0"}, ns); err != nil {
+			return storageError(err, namespacesGR, namespace)
+		}
 	}
 	if ns.DeletionTimestamp != nil || ns.Status.Phase == corev1.NamespaceTerminating {
 		err := apierrors.NewForbidden(schema.GroupResource{}, "", fmt.Errorf("unable to create new content in namespace %s because it is being terminated", namespace))

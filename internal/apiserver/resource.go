@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/navarch/navarch/internal/registry"
+	"github.com/navarch/navarch/internal/storage"
 )
 
 // resource is a served kind together with where its objects are stored.
@@ -25,6 +26,9 @@ type resource struct {
 	fields sets.Set[string]
 	// hasSpec: the type has a Spec field, so metadata.generation tracks it.
 	hasSpec bool
+	// store holds the kind's objects: the server's storage, or a watch
+	// cache in front of it.
+	store storage.Interface
 }
 
 func newResource(k *registry.Kind) (*resource, error) {
@@ -160,7 +164,7 @@ func (r *resource) toServedWatch(w watch.Interface) watch.Interface {
 			}
 			return ev, true
 		}
-		s, err := r.kind.StoredAs.FromStored(ev.Object)
+		s, err := r.kind.StoredAs.FromStored(storage.SharedObject(ev.Object))
 		if err != nil {
 			return ev, false
 		}

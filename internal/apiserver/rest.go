@@ -99,7 +99,7 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, res *resource, info
 // getServed reads one object in its served form.
 func (s *Server) getServed(ctx context.Context, res *resource, namespace, name, rv string) (runtime.Object, error) {
 	stored := res.newStored()
-	if err := s.store.Get(ctx, res.key(namespace, name), storage.GetOptions{ResourceVersion: rv}, stored); err != nil {
+	if err := res.store.Get(ctx, res.key(namespace, name), storage.GetOptions{ResourceVersion: rv}, stored); err != nil {
 		return nil, storageError(err, res.gr, name)
 	}
 	return res.toServed(stored)
@@ -151,7 +151,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, res *resource, inf
 		return
 	}
 	list := res.newStoredList()
-	if err := s.store.List(r.Context(), res.listPrefix(info.Namespace), sopts, list); err != nil {
+	if err := res.store.List(r.Context(), res.listPrefix(info.Namespace), sopts, list); err != nil {
 		writeError(w, r, storageError(err, res.gr, ""))
 		return
 	}
@@ -227,7 +227,7 @@ func (s *Server) createObject(ctx context.Context, res *resource, namespace stri
 	if s.hasCreateSideEffects(obj) {
 		// Allocation is not undone by a failed create for free: answer
 		// AlreadyExists before taking anything.
-		if err := s.store.Get(ctx, res.key(m.GetNamespace(), m.GetName()), storage.GetOptions{}, res.newStored()); err == nil {
+		if err := res.store.Get(ctx, res.key(m.GetNamespace(), m.GetName()), storage.GetOptions{}, res.newStored()); err == nil {
 			return nil, apierrors.NewAlreadyExists(res.gr, m.GetName())
 		}
 	}
@@ -242,7 +242,7 @@ func (s *Server) createObject(ctx context.Context, res *resource, namespace stri
 		return nil, apierrors.NewInternalError(err)
 	}
 	out := res.newStored()
-	if err := s.store.Create(ctx, res.key(m.GetNamespace(), m.GetName()), stored, out); err != nil {
+	if err := res.store.Create(ctx, res.key(m.GetNamespace(), m.GetName()), stored, out); err != nil {
 		s.releaseCreate(ctx, res, obj)
 		return nil, storageError(err, res.gr, m.GetName())
 	}
@@ -323,7 +323,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, res *resource, i
 			return
 		}
 	}
-	out, err := s.updateObject(r.Context(), res, info.Namespace, info.Name, target, isDryRun, func(existing runtime.Object) (runtime.Object, error) {
+	out, err := s.updateObject(r.Context(), res, info.Namespace, info.Name, target, isDryRun, func(runtime.Object) (runtime.Object, error) {
 		return obj.DeepCopyObject(), nil
 	})
 	if err != nil {
@@ -334,8 +334,9 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, res *resource, i
 }
 
 // newObjectFunc computes the client's new version of an object from the
-// stored one (a private copy): the request body for PUT, the patched
-// object for PATCH.
+// stored one: the request body for PUT, the patched object for PATCH. It
+// must not modify existing, which the update rules compare the result
+// with; it returns an object of its own.
 type newObjectFunc func(existing runtime.Object) (runtime.Object, error)
 
 // updateObject runs the update rules and writes the result, retrying the
@@ -350,12 +351,12 @@ func (s *Server) updateObject(ctx context.Context, res *resource, namespace, nam
 			svcUpdate = &serviceUpdate{alloc: s.services}
 		}
 	}
-	err := s.store.GuaranteedUpdate(ctx, key, out, false, nil, func(current runtime.Object) (runtime.Object, error) {
+	err := res.store.GuaranteedUpdate(ctx, key, out, false, nil, func(current runtime.Object) (runtime.Object, error) {
 		existing, err := res.toServed(current)
 		if err != nil {
 			return nil, apierrors.NewInternalError(err)
 		}
-		obj, err := newObject(existing.DeepCopyObject())
+		obj, err := newObject(existing)
 		if err != nil {
 			return nil, err
 		}
@@ -570,7 +571,7 @@ func (s *Server) deleteObject(ctx context.Context, res *resource, namespace, nam
 		markedOnly := false
 		var seenUID types.UID
 		var seenRV string
-		err := s.store.GuaranteedUpdate(ctx, key, out, false, preconditions, func(current runtime.Object) (runtime.Object, error) {
+		err := res.store.GuaranteedUpdate(ctx, key, out, false, preconditions, func(current runtime.Object) (runtime.Object, error) {
 			obj, err := res.toServed(current)
 			if err != nil {
 				return nil, err
@@ -618,7 +619,7 @@ func (s *Server) deleteObject(ctx context.Context, res *resource, namespace, nam
 // removeObject deletes the stored object now.
 func (s *Server) removeObject(ctx context.Context, res *resource, namespace, name string, preconditions *storage.Preconditions) (runtime.Object, bool, error) {
 	out := res.newStored()
-	if err := s.store.Delete(ctx, res.key(namespace, name), out, preconditions, nil); err != nil {
+	if err := res.store.Delete(ctx, res.key(namespace, name), out, preconditions, nil); err != nil {
 		return nil, false, storageError(preconditionError(err, res, name), res.gr, name)
 	}
 	served, err := res.toServed(out)
@@ -746,7 +747,7 @@ func (s *Server) deleteCollection(w http.ResponseWriter, r *http.Request, res *r
 		return
 	}
 	list := res.newStoredList()
-	if err := s.store.List(r.Context(), res.listPrefix(info.Namespace), sopts, list); err != nil {
+	if err := res.store.List(r.Context(), res.listPrefix(info.Namespace), sopts, list); err != nil {
 		writeError(w, r, storageError(err, res.gr, ""))
 		return
 	}

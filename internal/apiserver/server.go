@@ -7,12 +7,17 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"reflect"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/klog/v2"
 
@@ -20,6 +25,7 @@ import (
 	"github.com/navarch/navarch/internal/apiserver/nodeclient"
 	"github.com/navarch/navarch/internal/registry"
 	"github.com/navarch/navarch/internal/storage"
+	"github.com/navarch/navarch/internal/storage/cacher"
 	"github.com/navarch/navarch/internal/version"
 )
 
@@ -49,12 +55,27 @@ type Config struct {
 	// served. Tests set a fake.
 	Metrics metrics.NodeStats
 
+	// WatchCache serves the watches of every kind from one watch of the
+	// storage per kind (storage/cacher), as kube-apiserver's --watch-cache
+	// does; false watches the storage once per client.
+	WatchCache bool
+
+	// Profiling serves Go's profiles under /debug/pprof/ to authenticated
+	// clients, as kube-apiserver's --profiling does.
+	Profiling bool
+
 	// Address is where Start listens ("0.0.0.0:6443"), with TLS.
 	Address string
 	// Listener, when set, is the socket Start serves on instead of
 	// listening on Address: a caller that must know the bound port before
 	// the server starts (port 0) opens it first.
 	Listener net.Listener
+	// LoopbackSocket, when set, is a Unix socket Start also serves on,
+	// with the same TLS, for the clients inside the process (controllers,
+	// scheduler, local agent): the same API at a fraction of the cost of
+	// loopback TCP. A stale socket file is replaced; the socket is owner
+	// only.
+	LoopbackSocket string
 	// TLS serves the API; Start refuses to serve without it.
 	TLS *tls.Config
 
@@ -91,6 +112,10 @@ type Server struct {
 	// nodes reaches node agents; nil without a kubelet client
 	// certificate.
 	nodes *nodeclient.Client
+	// cachers are the watch caches by storage prefix (Config.WatchCache),
+	// cacherTypes an object of the type each stores.
+	cachers     map[string]*cacher.Cacher
+	cacherTypes map[string]runtime.Object
 }
 
 // New builds a Server from cfg; it does not listen yet.
@@ -112,6 +137,12 @@ func New(cfg Config) (*Server, error) {
 		gvr := k.GroupVersionResource()
 		if _, dup := s.resources[gvr]; dup {
 			return nil, fmt.Errorf("apiserver: kind %s registered twice", gvr)
+		}
+		res.store = cfg.Storage
+		if cfg.WatchCache && !uncachedPrefixes[res.prefix] {
+			if res.store, err = s.watchCacheFor(res); err != nil {
+				return nil, err
+			}
 		}
 		s.resources[gvr] = res
 		list = append(list, res)
@@ -186,12 +217,73 @@ func (s *Server) SetReady() { s.ready.Store(true) }
 // Handler returns the HTTP handler serving the whole API.
 func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 
-// Start listens on cfg.Address (or takes cfg.Listener) with TLS and serves
-// until ctx ends, then shuts down gracefully (watches and other long
-// requests are cut).
+// uncachedPrefixes are the storage directories without a watch cache. As
+// upstream (whose default cache sizes are 0 for them), events: many
+// writes, few watchers, and a cache would hold every event in memory.
+var uncachedPrefixes = map[string]bool{"/registry/events/": true}
+
+// watchCacheFor returns the watch cache of res's storage prefix, made on
+// first use; kinds stored under one prefix (core and events.k8s.io
+// Events) share it.
+func (s *Server) watchCacheFor(res *resource) (*cacher.Cacher, error) {
+	if c, ok := s.cachers[res.prefix]; ok {
+		if reflect.TypeOf(res.newStored()) != reflect.TypeOf(s.cacherTypes[res.prefix]) {
+			return nil, fmt.Errorf("apiserver: kinds stored under %s have different types", res.prefix)
+		}
+		return c, nil
+	}
+	if s.cachers == nil {
+		s.cachers = map[string]*cacher.Cacher{}
+		s.cacherTypes = map[string]runtime.Object{}
+	}
+	c := cacher.New(cacher.Config{
+		Storage:   s.cfg.Storage,
+		Prefix:    res.prefix,
+		NewObject: res.newStored,
+		NewList:   res.newStoredList,
+		KeyOf: func(obj runtime.Object) (string, error) {
+			m, err := meta.Accessor(obj)
+			if err != nil {
+				return "", err
+			}
+			return res.key(m.GetNamespace(), m.GetName()), nil
+		},
+	})
+	s.cachers[res.prefix] = c
+	s.cacherTypes[res.prefix] = res.newStored()
+	return c, nil
+}
+
+// WaitForWatchCaches waits until every watch cache holds its objects (or
+// ctx ends). Start runs the caches.
+func (s *Server) WaitForWatchCaches(ctx context.Context) error {
+	for _, c := range s.cachers {
+		select {
+		case <-c.Ready():
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// Start runs the watch caches, listens on cfg.Address (or takes
+// cfg.Listener) with TLS and serves until ctx ends, then shuts down
+// gracefully (watches and other long requests are cut).
 func (s *Server) Start(ctx context.Context) error {
 	if s.cfg.TLS == nil {
 		return errors.New("apiserver: refusing to serve without TLS")
+	}
+	var caches sync.WaitGroup
+	defer caches.Wait()
+	cacheCtx, stopCaches := context.WithCancel(ctx)
+	defer stopCaches()
+	for _, c := range s.cachers {
+		caches.Add(1)
+		go func() {
+			defer caches.Done()
+			_ = c.Run(cacheCtx)
+		}()
 	}
 	ln := s.cfg.Listener
 	if ln == nil {
@@ -208,8 +300,23 @@ func (s *Server) Start(ctx context.Context) error {
 		ErrorLog:          nil,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	if s.cfg.LoopbackSocket != "" {
+		_ = os.Remove(s.cfg.LoopbackSocket)
+		unixLn, err := net.Listen("unix", s.cfg.LoopbackSocket)
+		if err != nil {
+			_ = srv.Close()
+			return fmt.Errorf("apiserver: listen on the loopback socket: %w", err)
+		}
+		defer os.Remove(s.cfg.LoopbackSocket)
+		if err := os.Chmod(s.cfg.LoopbackSocket, 0o600); err != nil {
+			_ = srv.Close()
+			_ = unixLn.Close()
+			return fmt.Errorf("apiserver: loopback socket: %w", err)
+		}
+		go func() { errc <- srv.ServeTLS(unixLn, "", "") }()
+	}
 	select {
 	case err := <-errc:
 		return fmt.Errorf("apiserver: serve: %w", err)
@@ -277,6 +384,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	case parts[0] == "openapi" && len(parts) >= 2 && parts[1] == "v3" && s.cfg.OpenAPI != nil:
 		s.cfg.OpenAPI.ServeV3(w, r)
 		return
+	case s.cfg.Profiling && len(parts) >= 2 && parts[0] == "debug" && parts[1] == "pprof":
+		serveProfiling(w, r, parts[2:])
+		return
 	case s.metrics != nil && len(parts) >= 2 && parts[0] == "apis" && parts[1] == metrics.GroupName:
 		s.metrics.ServeHTTP(w, r)
 		return
@@ -332,6 +442,16 @@ func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request, readiness b
 	checks = append(checks, check{name: "etcd", err: err})
 	if readiness && !s.ready.Load() {
 		checks = append(checks, check{name: "bootstrap", err: errors.New("bootstrap not finished")})
+	}
+	if readiness && len(s.cachers) > 0 {
+		var err error
+		for _, c := range s.cachers {
+			if !c.IsReady() {
+				err = errors.New("watch cache not ready")
+				break
+			}
+		}
+		checks = append(checks, check{name: "watch-cache", err: err})
 	}
 	failed := false
 	var b strings.Builder

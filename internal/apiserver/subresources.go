@@ -112,8 +112,9 @@ func (s *Server) serveScale(w http.ResponseWriter, r *http.Request, res *resourc
 				return nil, apierrors.NewInvalid(autoscalingv1.SchemeGroupVersion.WithKind("Scale").GroupKind(), info.Name,
 					field.ErrorList{field.Invalid(field.NewPath("spec", "replicas"), scale.Spec.Replicas, "must be greater than or equal to 0")})
 			}
-			res.kind.Scale.SetReplicas(existing, scale.Spec.Replicas)
-			return existing, nil
+			updated := existing.DeepCopyObject()
+			res.kind.Scale.SetReplicas(updated, scale.Spec.Replicas)
+			return updated, nil
 		})
 		if err != nil {
 			writeError(w, r, err)
@@ -179,7 +180,7 @@ func (s *Server) bindPod(w http.ResponseWriter, r *http.Request, res *resource, 
 	// Binding writes spec.nodeName, which no update of the pod may change,
 	// so it goes straight to storage.
 	out := &corev1.Pod{}
-	err = s.store.GuaranteedUpdate(r.Context(), res.key(info.Namespace, info.Name), out, false, nil, func(current runtime.Object) (runtime.Object, error) {
+	err = res.store.GuaranteedUpdate(r.Context(), res.key(info.Namespace, info.Name), out, false, nil, func(current runtime.Object) (runtime.Object, error) {
 		pod := current.(*corev1.Pod)
 		if binding.UID != "" && binding.UID != pod.UID {
 			return nil, apierrors.NewConflict(res.gr, pod.Name, fmt.Errorf("Precondition failed: UID in precondition: %v, UID in object meta: %v", binding.UID, pod.UID))
@@ -265,7 +266,7 @@ func (s *Server) finalizeNamespace(w http.ResponseWriter, r *http.Request, res *
 		return
 	}
 	out := &corev1.Namespace{}
-	err = s.store.GuaranteedUpdate(r.Context(), res.key("", info.Name), out, false, nil, func(current runtime.Object) (runtime.Object, error) {
+	err = res.store.GuaranteedUpdate(r.Context(), res.key("", info.Name), out, false, nil, func(current runtime.Object) (runtime.Object, error) {
 		ns := current.(*corev1.Namespace)
 		if in.ResourceVersion != "" && in.ResourceVersion != ns.ResourceVersion {
 			return nil, apierrors.NewConflict(res.gr, ns.Name, fmt.Errorf("%s", objectModifiedMsg))

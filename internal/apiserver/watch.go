@@ -11,6 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/watch"
+
+	"github.com/navarch/navarch/internal/storage"
 )
 
 // minWatchTimeout is the shortest server-side watch duration when the
@@ -45,7 +47,7 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, res *resource, in
 		timeout = time.Duration(*opts.TimeoutSeconds) * time.Second
 	}
 	ctx := r.Context()
-	stored, err := s.store.Watch(ctx, res.listPrefix(info.Namespace), sopts)
+	stored, err := res.store.Watch(ctx, res.listPrefix(info.Namespace), sopts)
 	if err != nil {
 		writeError(w, r, storageError(err, res.gr, ""))
 		return
@@ -101,7 +103,7 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, res *resource, in
 					obj = &st
 				}
 			case n.as == "Table" && ev.Type != watch.Bookmark:
-				table, err := toTable(res, obj, tableOpts)
+				table, err := toTable(res, storage.SharedObject(obj), tableOpts)
 				if err != nil {
 					return
 				}
@@ -109,7 +111,7 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, res *resource, in
 			case n.as == "PartialObjectMetadata":
 				// Metadata-only watches (the garbage collector's) get every
 				// object, bookmarks included, as PartialObjectMetadata.
-				p, err := partialMetadata(res, obj)
+				p, err := partialMetadata(res, storage.SharedObject(obj))
 				if err != nil {
 					return
 				}
@@ -123,6 +125,8 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, res *resource, in
 				}
 				obj = table
 			}
+			// Objects from a watch cache are runtime.CacheableObjects:
+			// the encoder encodes each once for all its watchers.
 			buf.Reset()
 			if err := enc.Encode(obj, &buf); err != nil {
 				return

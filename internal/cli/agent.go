@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -174,8 +175,20 @@ const (
 	agentBurst = 100
 )
 
-// agentRESTConfig picks how the agent reaches the API server.
+// agentRESTConfig picks how the agent reaches the API server, speaking
+// protobuf as a kubelet does.
 func agentRESTConfig(dataDir, kubeconfig, server, token, caFile string) (*rest.Config, error) {
+	cfg, err := agentConnection(dataDir, kubeconfig, server, token, caFile)
+	if err != nil {
+		return nil, err
+	}
+	cfg.ContentType = runtime.ContentTypeProtobuf
+	cfg.AcceptContentTypes = runtime.ContentTypeProtobuf + "," + runtime.ContentTypeJSON
+	return cfg, nil
+}
+
+// agentConnection is where and as whom the agent reaches the API server.
+func agentConnection(dataDir, kubeconfig, server, token, caFile string) (*rest.Config, error) {
 	if server != "" || token != "" {
 		if server == "" || token == "" {
 			return nil, fmt.Errorf("agent: --server and --token go together")

@@ -8,6 +8,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/navarch/navarch/internal/agent/nodeapi"
 	"github.com/navarch/navarch/internal/apiserver"
@@ -19,6 +20,8 @@ func newServerCommand(env environment) *cobra.Command {
 	cfg := server.Config{Port: 6443, BindAddress: "0.0.0.0"}
 	noAgent := false
 	kubeletPort := nodeapi.DefaultPort
+	watchCache := true
+	memoryLimit := resource.NewQuantity(server.DefaultMemoryLimit, resource.BinarySI).String()
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the control plane (API server on etcd, controllers, scheduler, DNS) and a local node agent",
@@ -49,6 +52,12 @@ programs the Service rules in nftables, and serves Ingresses on ports 80 and
 			}
 			cfg.Agent = !noAgent
 			cfg.KubeletAddress = fmt.Sprintf(":%d", kubeletPort)
+			cfg.NoWatchCache = !watchCache
+			limit, err := resource.ParseQuantity(memoryLimit)
+			if err != nil || limit.Sign() < 0 {
+				return fmt.Errorf("--memory-limit %q: want a size such as 512Mi, or 0", memoryLimit)
+			}
+			cfg.MemoryLimit = limit.Value()
 			cfg.Controllers = builtin.Controllers(builtin.Config{StorageDir: filepath.Join(cfg.DataDir, "storage")})
 			s, err := server.New(cfg)
 			if err != nil {
@@ -71,6 +80,9 @@ programs the Service rules in nftables, and serves Ingresses on ports 80 and
 	f.StringSliceVar(&cfg.TLSSANs, "tls-san", nil, "extra DNS names or IP addresses for the serving certificate")
 	f.BoolVar(&noAgent, "no-agent", false, "run the control plane only, without a local node agent")
 	f.IntVar(&kubeletPort, "kubelet-port", nodeapi.DefaultPort, "port of the local agent's node API, which the API server calls for logs, exec, attach and port-forward (0: any free port)")
+	f.BoolVar(&watchCache, "watch-cache", true, "serve watches from one etcd watch per kind, decoded and encoded once for all clients")
+	f.StringVar(&memoryLimit, "memory-limit", memoryLimit, "soft limit of the server's Go memory (the garbage collector works harder near it), raised to 1.5x the live heap when that outgrows it; 0: none; GOMEMLIMIT in the environment takes precedence")
+	f.BoolVar(&cfg.Profiling, "profiling", true, "serve Go profiles at /debug/pprof/ of the API server (authenticated clients only)")
 	f.BoolVar(&cfg.ClusterDNS, "cluster-dns", true, "serve the cluster DNS on the advertised address, port 53 (kube-system/kube-dns)")
 	return cmd
 }

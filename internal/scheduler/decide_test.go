@@ -569,7 +569,7 @@ func BenchmarkSchedule1000Nodes(b *testing.B) {
 		c.nodes = append(c.nodes, makeNode(nodeName(i)))
 		for j := 0; j < 10; j++ {
 			c.pods = append(c.pods, makePod(fmt.Sprintf("p-%d-%d", i, j), onNode(nodeName(i)),
-				requests("100m", "64Mi"), ownedBy(fmt.Sprintf("rs-%d", j)), podLabels("app", fmt.Sprintf("app-%d", j))))
+				requests("100m", "64Mi"), ownedBy(fmt.Sprintf("8a3c5d3e-0f6b-4c1e-9d57-%012d", j)), podLabels("app", fmt.Sprintf("app-%d", j))))
 		}
 	}
 	state := c.state()
@@ -577,7 +577,7 @@ func BenchmarkSchedule1000Nodes(b *testing.B) {
 		name string
 		pod  *corev1.Pod
 	}{
-		{name: "plain", pod: makePod("new", requests("100m", "64Mi"), ownedBy("rs-1"))},
+		{name: "plain", pod: makePod("new", requests("100m", "64Mi"), ownedBy(fmt.Sprintf("8a3c5d3e-0f6b-4c1e-9d57-%012d", 1)))},
 		{name: "anti-affinity", pod: makePod("new", requests("100m", "64Mi"), podLabels("app", "web"),
 			requiredAntiAffinity(podAffinityTerm("app", "web", corev1.LabelHostname)))},
 	} {

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"fmt"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 )
@@ -74,7 +75,43 @@ type Cycle struct {
 	nodeAffinity *nodeAffinityState
 	interPod     *interPodState
 	volumes      *volumeState
-	spread       map[*NodeInfo]int64
+	// spread are selector spreading's scores, in the order PreScore got
+	// the nodes; spreadNext is the next one Score expects.
+	spread     []spreadScore
+	spreadNext int
+	// scratch are working slices reused across decisions; nil in a
+	// Cycle made outside ScheduleInfo.
+	scratch *scratch
+}
+
+// scratch holds the slices a decision works in, so that a thousand
+// decisions a second do not each allocate them anew.
+type scratch struct {
+	feasible       []*NodeInfo
+	totals, scores []int64
+	counts         []int
+	spread         []spreadScore
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// release clears what the slices point to (old snapshots) and returns
+// sc to the pool.
+func (sc *scratch) release() {
+	clear(sc.feasible[:cap(sc.feasible)])
+	clear(sc.spread[:cap(sc.spread)])
+	sc.feasible, sc.spread = sc.feasible[:0], sc.spread[:0]
+	scratchPool.Put(sc)
+}
+
+// ints64 returns s resized to n zeros, reusing its array when it can.
+func ints64(s []int64, n int) []int64 {
+	if cap(s) < n {
+		return make([]int64, n)
+	}
+	s = s[:n]
+	clear(s)
+	return s
 }
 
 // WeightedScorer is a score plugin with its weight in the total.
@@ -152,7 +189,9 @@ func (p *Profile) ScheduleInfo(pi *PodInfo, state State, start int) Result {
 	if pi.parseErr != nil {
 		return Result{Err: pi.parseErr}
 	}
-	c := &Cycle{Pod: pod, PodInfo: pi, State: state}
+	sc := scratchPool.Get().(*scratch)
+	defer sc.release()
+	c := &Cycle{Pod: pod, PodInfo: pi, State: state, scratch: sc}
 	nodes := state.Nodes()
 	n := len(nodes)
 	neverPreempts := pod.Spec.PreemptionPolicy != nil && *pod.Spec.PreemptionPolicy == corev1.PreemptNever
@@ -173,7 +212,8 @@ func (p *Profile) ScheduleInfo(pi *PodInfo, state State, start int) Result {
 	if start < 0 {
 		start = 0
 	}
-	feasible := make([]*NodeInfo, 0, min(want, n))
+	feasible := sc.feasible[:0]
+	defer func() { sc.feasible = feasible }()
 	var statuses map[string]*Status
 	evaluated := 0
 	for i := 0; i < n && len(feasible) < want; i++ {
@@ -226,8 +266,14 @@ func (p *Profile) filter(c *Cycle, ni *NodeInfo) *Status {
 
 // prioritize returns the weighted total score of each feasible node.
 func (p *Profile) prioritize(c *Cycle, feasible []*NodeInfo) []int64 {
-	totals := make([]int64, len(feasible))
-	scores := make([]int64, len(feasible))
+	var totals, scores []int64
+	if c.scratch != nil {
+		c.scratch.totals = ints64(c.scratch.totals, len(feasible))
+		c.scratch.scores = ints64(c.scratch.scores, len(feasible))
+		totals, scores = c.scratch.totals, c.scratch.scores
+	} else {
+		totals, scores = make([]int64, len(feasible)), make([]int64, len(feasible))
+	}
 	for _, ws := range p.Scorers {
 		if ps, ok := ws.Plugin.(PreScorePlugin); ok {
 			ps.PreScore(c, feasible)

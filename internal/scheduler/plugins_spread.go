@@ -22,18 +22,30 @@ var (
 func (selectorSpread) Name() string { return nameSelectorSpread }
 
 // PreScore computes every feasible node's final score at once, since the
-// score of one node depends on the counts of all of them.
+// score of one node depends on the counts of all of them; Score returns
+// them in feasible's order (prioritize scores the nodes in that order).
 func (selectorSpread) PreScore(c *Cycle, feasible []*NodeInfo) {
 	owner := c.PodInfo.owner
-	c.spread = nil
+	c.spread, c.spreadNext = nil, 0
 	if owner == "" {
 		return
 	}
-	counts := make([]int, len(feasible))
+	var counts []int
+	if sc := c.scratch; sc != nil {
+		if cap(sc.counts) < len(feasible) {
+			sc.counts = make([]int, len(feasible))
+		}
+		counts = sc.counts[:len(feasible)]
+		c.spread = sc.spread[:0]
+		defer func() { sc.spread = c.spread }()
+	} else {
+		counts = make([]int, len(feasible))
+		c.spread = make([]spreadScore, 0, len(feasible))
+	}
 	var maxByNode int
 	var byZone map[string]int
 	for i, ni := range feasible {
-		n := ni.owners[owner]
+		n := ni.ownedBy(owner)
 		counts[i] = n
 		maxByNode = max(maxByNode, n)
 		if ni.zone != "" {
@@ -47,7 +59,6 @@ func (selectorSpread) PreScore(c *Cycle, feasible []*NodeInfo) {
 	for _, n := range byZone {
 		maxByZone = max(maxByZone, n)
 	}
-	scores := make(map[*NodeInfo]int64, len(feasible))
 	for i, ni := range feasible {
 		score := float64(MaxNodeScore)
 		if maxByNode > 0 {
@@ -60,16 +71,28 @@ func (selectorSpread) PreScore(c *Cycle, feasible []*NodeInfo) {
 			}
 			score = score*(1-zoneWeighting) + zoneWeighting*zoneScore
 		}
-		scores[ni] = int64(score)
+		c.spread = append(c.spread, spreadScore{ni, int64(score)})
 	}
-	c.spread = scores
 }
 
 func (selectorSpread) Score(c *Cycle, ni *NodeInfo) int64 {
-	if c.spread == nil {
-		return 0
+	// In order, as PreScore saw the nodes; a lookup only if not.
+	if c.spreadNext < len(c.spread) && c.spread[c.spreadNext].node == ni {
+		c.spreadNext++
+		return c.spread[c.spreadNext-1].score
 	}
-	return c.spread[ni]
+	for _, s := range c.spread {
+		if s.node == ni {
+			return s.score
+		}
+	}
+	return 0
+}
+
+// spreadScore is selector spreading's score of one node.
+type spreadScore struct {
+	node  *NodeInfo
+	score int64
 }
 
 // nodeZone returns the node's zone label (the GA one, else the beta one).

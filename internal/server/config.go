@@ -47,6 +47,17 @@ type Config struct {
 	// holds the lease (controllermanager/builtin.Controllers); none when
 	// empty, e.g. in tests that drive one controller by themselves.
 	Controllers []controllermanager.Named
+	// NoWatchCache serves every watch from its own etcd watch instead of
+	// the API server's watch caches (kube-apiserver's --watch-cache=false).
+	NoWatchCache bool
+	// MemoryLimit is the soft memory limit of the Go runtime, in bytes,
+	// raised to 1.5 times the live heap when that outgrows it (see
+	// DefaultMemoryLimit); 0 leaves the runtime's defaults, as does a
+	// GOMEMLIMIT in the environment.
+	MemoryLimit int64
+	// Profiling serves Go's profiles under /debug/pprof/ to
+	// authenticated clients (kube-apiserver's --profiling).
+	Profiling bool
 	// NodeStats reaches the agents' /stats/summary for the metrics.k8s.io
 	// group (kubectl top); nil: the group is not served. Tests set a
 	// fake; the composition root sets the node client.
@@ -59,6 +70,21 @@ func (c Config) etcdDir() string        { return filepath.Join(c.DataDir, "etcd"
 func (c Config) kubeconfigPath() string { return filepath.Join(c.DataDir, "kubeconfig") }
 func (c Config) tokenPath() string      { return filepath.Join(c.DataDir, "token") }
 func (c Config) agentDir() string       { return filepath.Join(c.DataDir, "agent") }
+
+// maxSocketPath is the longest path a Unix socket may have (sun_path
+// holds 108 bytes with its terminating NUL).
+const maxSocketPath = 107
+
+// loopbackSocketPath is where the API server listens for the clients
+// inside the process, or "" when the data dir's path is too long for a
+// socket (they use TCP then).
+func (c Config) loopbackSocketPath() string {
+	p, err := filepath.Abs(filepath.Join(c.DataDir, "apiserver.sock"))
+	if err != nil || len(p) > maxSocketPath {
+		return ""
+	}
+	return p
+}
 
 // KubeconfigPath is where the admin kubeconfig of a data dir is written.
 func KubeconfigPath(dataDir string) string { return Config{DataDir: dataDir}.kubeconfigPath() }

@@ -4,5 +4,11 @@
 // runs every long-running part until the context ends.
 //
 // Components other than the API server reach it over HTTPS with their own
-// client certificate, exactly as they would from another process.
+// client certificate, exactly as they would from another process, in
+// protobuf as kube-controller-manager and kube-scheduler do.
+//
+// The server also tunes the Go runtime's soft memory limit (memory.go):
+// Config.MemoryLimit, raised with the live heap, so that the heap of a
+// large control plane does not grow to twice what is live before each
+// collection.
 package server

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -25,6 +26,12 @@ import (
 	"github.com/navarch/navarch/internal/pki"
 	"github.com/navarch/navarch/internal/proxy"
 	"github.com/navarch/navarch/internal/registry/builtin"
+)
+
+// Client-side rate limit of the in-process controllers and scheduler.
+const (
+	loopbackQPS   = 5000
+	loopbackBurst = 5000
 )
 
 // Runnable is a long-running part of the server. Start blocks until ctx
@@ -93,7 +100,11 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	}
 	defer closeStore()
+	if cfg.MemoryLimit > 0 && !memoryLimitFromEnvironment() {
+		runnables = append(runnables, newMemoryTuner(cfg.MemoryLimit))
+	}
 
+	socket := cfg.loopbackSocketPath()
 	kinds := builtin.Kinds()
 	api, err := apiserver.New(apiserver.Config{
 		Storage:               store,
@@ -103,7 +114,10 @@ func (s *Server) Run(ctx context.Context) error {
 		ServiceCIDR:           cfg.ServiceCIDR,
 		NodePortRange:         cfg.NodePortRange,
 		Metrics:               cfg.NodeStats,
+		Profiling:             cfg.Profiling,
+		WatchCache:            !cfg.NoWatchCache,
 		Listener:              ln,
+		LoopbackSocket:        socket,
 		TLS:                   creds.serverTLS,
 		KubeletClientCertFile: creds.kubeletClientCert,
 		KubeletClientKeyFile:  creds.kubeletClientKey,
@@ -118,9 +132,27 @@ func (s *Server) Run(ctx context.Context) error {
 	loopback := &rest.Config{
 		Host:            creds.loopbackURL,
 		TLSClientConfig: rest.TLSClientConfig{CAData: creds.ca.CertPEM(), CertFile: creds.loopbackCert, KeyFile: creds.loopbackKey},
-		QPS:             200,
-		Burst:           400,
-		UserAgent:       "navarch-server",
+		// The controllers and the scheduler share this client's rate
+		// limit: a thousand pods a second is a thousand creates, binds,
+		// Scheduled events and status reads through it.
+		QPS:       loopbackQPS,
+		Burst:     loopbackBurst,
+		UserAgent: "navarch-server",
+		// Protobuf, as kube-controller-manager and kube-scheduler talk:
+		// a third of JSON's encoding cost on both sides. (The dynamic
+		// client speaks JSON whatever this says.)
+		ContentConfig: rest.ContentConfig{
+			ContentType:        runtime.ContentTypeProtobuf,
+			AcceptContentTypes: runtime.ContentTypeProtobuf + "," + runtime.ContentTypeJSON,
+		},
+	}
+	if socket != "" {
+		// Same URL, certificates and API; the bytes go through the
+		// API server's Unix socket instead of the TCP stack.
+		loopback.Dial = func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", socket)
+		}
 	}
 	client, err := kubernetes.NewForConfig(loopback)
 	if err != nil {
@@ -213,6 +245,10 @@ func (s *Server) Run(ctx context.Context) error {
 				return err
 			}
 			if err := bootstrap(ctx, client, cfg, advertise, creds.ca.CertPEM()); err != nil {
+				return err
+			}
+			// Clients listing now find their watch in the caches' history.
+			if err := api.WaitForWatchCaches(ctx); err != nil {
 				return err
 			}
 			api.SetReady()

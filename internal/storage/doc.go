@@ -8,10 +8,14 @@
 //
 // # Organization
 //
-//   - interface.go: Interface, its options and the update/delete callbacks.
+//   - interface.go: Interface, its options and the update/delete
+//     callbacks; the optional ProgressRequester (watch streams) and
+//     CachedUpdater (stores); SharedObject for objects a watch shares.
 //   - errors.go: *Error and the codes callers test with IsNotFound & co.
 //   - predicate.go: label/field filtering and paging of lists and watches.
 //   - etcd3/: the implementation on an etcd v3 client.
+//   - cacher/: the watch cache, an Interface in front of another that
+//     serves one kind's watches from memory.
 //   - embedded/: starts a single-member etcd inside the process.
 //   - storagetest/: the contract suite every implementation must pass.
 //

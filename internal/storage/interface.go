@@ -64,7 +64,16 @@ type Interface interface {
 	// compacted, the stream delivers one watch.Error whose object is a
 	// *metav1.Status with code 410 (reason Expired) and ends. The stream
 	// ends when ctx ends or Stop is called; a consumer that stops reading
-	// must call one of them.
+	// must call one of them. A stream may also end early, without an
+	// error (a watch cache drops a consumer that falls too far behind);
+	// the consumer resumes from the last resourceVersion it received.
+	//
+	// The objects of a stream may be shared with other streams, so a
+	// consumer must not modify them. A stream may deliver them wrapped in a
+	// runtime.CacheableObject, so that every consumer encoding the same
+	// object in the same format shares one encoding; its GetObject returns
+	// a private copy of the typed object. Errors and bookmarks are never
+	// wrapped.
 	Watch(ctx context.Context, prefix string, opts ListOptions) (watch.Interface, error)
 
 	// CurrentRevision returns the newest revision of the store (a
@@ -138,3 +147,39 @@ type UpdateFunc func(current runtime.Object) (updated runtime.Object, err error)
 // ValidateDeleteFunc inspects the current object before Delete removes it;
 // an error aborts the delete and is returned as is.
 type ValidateDeleteFunc func(ctx context.Context, current runtime.Object) error
+
+// ProgressRequester is implemented by the watch streams of stores that can
+// report their progress on demand (etcd3's do).
+type ProgressRequester interface {
+	// RequestProgress asks a stream that allows bookmarks for a
+	// watch.Bookmark at a revision at least as new as the store's
+	// revision at the time of the call, sent once every change up to that
+	// revision has been sent. It returns without waiting; a stream may
+	// ignore a request it cannot serve yet, so callers that wait for the
+	// bookmark ask again after a while.
+	RequestProgress() error
+}
+
+// SharedObject returns the typed object of a watch event without copying
+// it: obj itself, or the object inside a wrapper that offers it (the
+// cacher's). The result may be shared with other watchers: read it, never
+// modify it. Wrappers that do not offer it are returned as they are.
+func SharedObject(obj runtime.Object) runtime.Object {
+	if s, ok := obj.(interface{ SharedObject() runtime.Object }); ok {
+		return s.SharedObject()
+	}
+	return obj
+}
+
+// CachedUpdater is implemented by stores whose GuaranteedUpdate can start
+// from a copy of the object that a cache holds (with its resourceVersion)
+// instead of reading the key, which saves a read per update. The cached
+// object is only a guess: the write is still guarded by its revision, and
+// when the guess is stale the store goes on from the current state. An
+// error of tryUpdate, a failed precondition or an update that changes
+// nothing is confirmed against the current state before it is returned,
+// so the outcome is GuaranteedUpdate's. The store does not modify cached.
+type CachedUpdater interface {
+	GuaranteedUpdateCached(ctx context.Context, key string, out runtime.Object, ignoreNotFound bool,
+		preconditions *Preconditions, tryUpdate UpdateFunc, cached runtime.Object) error
+}

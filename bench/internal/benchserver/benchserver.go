@@ -58,3 +58,31 @@ func RSSMiB(pid int) float64 {
 	}
 	return -1
 }
+
+// MemoryMiB returns the resident memory of a process split into anonymous
+// memory (the heap, stacks) and file pages mapped in (etcd's database),
+// from /proc/<pid>/status; -1 when unknown.
+func MemoryMiB(pid int) (anon, file float64) {
+	anon, file = -1, -1
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return anon, file
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		kb, err := strconv.Atoi(f[1])
+		if err != nil {
+			continue
+		}
+		switch f[0] {
+		case "RssAnon:":
+			anon = float64(kb) / 1024
+		case "RssFile:":
+			file = float64(kb) / 1024
+		}
+	}
+	return anon, file
+}

@@ -16,5 +16,8 @@
 //   - compact.go: Compactor, the Runnable that trims etcd's history.
 //
 // A Store holds no cache and no goroutine of its own beyond one per watch,
-// so several API servers may share one etcd.
+// so several API servers may share one etcd. Its watches report progress
+// on request (storage.ProgressRequester) and its updates can start from a
+// cached object (storage.CachedUpdater), for the watch cache in front of
+// it (storage/cacher).
 package etcd3

@@ -14,6 +14,7 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/navarch/navarch/internal/storage"
@@ -157,8 +158,29 @@ func (s *Store) read(ctx context.Context, key string) (storedValue, error) {
 // GuaranteedUpdate implements storage.Interface.
 func (s *Store) GuaranteedUpdate(ctx context.Context, key string, out runtime.Object, ignoreNotFound bool,
 	preconditions *storage.Preconditions, tryUpdate storage.UpdateFunc) error {
-	current, err := s.read(ctx, key)
-	if err != nil {
+	return s.GuaranteedUpdateCached(ctx, key, out, ignoreNotFound, preconditions, tryUpdate, nil)
+}
+
+var _ storage.CachedUpdater = (*Store)(nil)
+
+// GuaranteedUpdateCached implements storage.CachedUpdater; a nil cached
+// object (or one without a resourceVersion) reads the key first, as
+// GuaranteedUpdate.
+func (s *Store) GuaranteedUpdateCached(ctx context.Context, key string, out runtime.Object, ignoreNotFound bool,
+	preconditions *storage.Preconditions, tryUpdate storage.UpdateFunc, cached runtime.Object) error {
+	current, fromCache := s.cachedValue(key, cached)
+	if !fromCache {
+		var err error
+		if current, err = s.read(ctx, key); err != nil {
+			return err
+		}
+		cached = nil
+	}
+	// refresh replaces a guess from the cache by what etcd holds.
+	refresh := func() error {
+		var err error
+		current, err = s.read(ctx, key)
+		fromCache, cached = false, nil
 		return err
 	}
 	for {
@@ -170,16 +192,33 @@ func (s *Store) GuaranteedUpdate(ctx context.Context, key string, out runtime.Ob
 		if err != nil {
 			return err
 		}
-		if current.rev != 0 {
+		switch {
+		case fromCache:
+			if err := copyInto(key, cached, obj); err != nil {
+				return err
+			}
+		case current.rev != 0:
 			if err := s.decode(key, current.data, current.rev, obj); err != nil {
 				return err
 			}
 		}
 		if err := checkPreconditions(key, preconditions, obj); err != nil {
+			if fromCache {
+				if err := refresh(); err != nil {
+					return err
+				}
+				continue
+			}
 			return err
 		}
 		updated, err := tryUpdate(obj)
 		if err != nil {
+			if fromCache {
+				if err := refresh(); err != nil {
+					return err
+				}
+				continue
+			}
 			return err
 		}
 		data, err := s.encode(key, updated)
@@ -187,6 +226,13 @@ func (s *Store) GuaranteedUpdate(ctx context.Context, key string, out runtime.Ob
 			return err
 		}
 		if current.rev != 0 && bytes.Equal(data, current.data) {
+			if fromCache {
+				// Nothing to write, if the guess is current: make sure.
+				if err := refresh(); err != nil {
+					return err
+				}
+				continue
+			}
 			return s.decode(key, current.data, current.rev, out)
 		}
 		resp, err := s.client.Txn(ctx).
@@ -200,9 +246,44 @@ func (s *Store) GuaranteedUpdate(ctx context.Context, key string, out runtime.Ob
 		if resp.Succeeded {
 			return s.decode(key, data, resp.Header.Revision, out)
 		}
-		// Lost the race: the failed transaction already read the winner.
+		// Lost the race (or the guess was stale): the failed transaction
+		// already read the winner.
 		current = storedValueOf(resp.Responses[0].GetResponseRange().Kvs)
+		fromCache, cached = false, nil
 	}
+}
+
+// cachedValue returns the stored form of a cached object and true, or
+// false when there is none to start from.
+func (s *Store) cachedValue(key string, cached runtime.Object) (storedValue, bool) {
+	if cached == nil {
+		return storedValue{}, false
+	}
+	accessor, err := meta.Accessor(cached)
+	if err != nil {
+		return storedValue{}, false
+	}
+	rev, err := strconv.ParseInt(accessor.GetResourceVersion(), 10, 64)
+	if err != nil || rev <= 0 {
+		return storedValue{}, false
+	}
+	data, err := s.encode(key, cached)
+	if err != nil {
+		return storedValue{}, false
+	}
+	return storedValue{data: data, rev: rev}, true
+}
+
+// copyInto sets into, a pointer to a zero object, to a deep copy of from
+// (of the same type).
+func copyInto(key string, from, into runtime.Object) error {
+	src := reflect.ValueOf(from.DeepCopyObject())
+	dst := reflect.ValueOf(into)
+	if src.Type() != dst.Type() {
+		return storage.NewError(storage.ErrCodeInvalidObj, key, 0, fmt.Sprintf("cached %T does not fit %T", from, into))
+	}
+	dst.Elem().Set(src.Elem())
+	return nil
 }
 
 // Delete implements storage.Interface.
@@ -292,9 +373,7 @@ func (s *Store) encode(key string, obj runtime.Object) ([]byte, error) {
 		return nil, storage.NewError(storage.ErrCodeInvalidObj, key, 0, err.Error())
 	}
 	if accessor.GetResourceVersion() != "" {
-		obj = obj.DeepCopyObject()
-		accessor, _ = meta.Accessor(obj)
-		accessor.SetResourceVersion("")
+		obj = withoutResourceVersion(obj)
 	}
 	var data []byte
 	if s.direct != nil {
@@ -306,6 +385,27 @@ func (s *Store) encode(key string, obj runtime.Object) ([]byte, error) {
 		return nil, storage.NewError(storage.ErrCodeInvalidObj, key, 0, err.Error())
 	}
 	return data, nil
+}
+
+// withoutResourceVersion returns a copy of obj without a resourceVersion
+// for encoding. The copy is shallow where it can be (a typed object holds
+// its metadata by value, so only the top-level struct is copied and the
+// rest is shared, read-only); other objects are deep-copied.
+func withoutResourceVersion(obj runtime.Object) runtime.Object {
+	v := reflect.ValueOf(obj)
+	if v.Kind() == reflect.Pointer && !v.IsNil() && v.Elem().Kind() == reflect.Struct {
+		if f := v.Elem().FieldByName("ObjectMeta"); f.IsValid() && f.Type() == reflect.TypeOf(metav1.ObjectMeta{}) {
+			shallow := reflect.New(v.Elem().Type())
+			shallow.Elem().Set(v.Elem())
+			shallow.Elem().FieldByName("ObjectMeta").FieldByName("ResourceVersion").SetString("")
+			return shallow.Interface().(runtime.Object)
+		}
+	}
+	obj = obj.DeepCopyObject()
+	if accessor, err := meta.Accessor(obj); err == nil {
+		accessor.SetResourceVersion("")
+	}
+	return obj
 }
 
 // decode decodes data into the typed object into and sets its

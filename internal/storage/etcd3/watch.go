@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
@@ -139,6 +140,29 @@ type watcher struct {
 	// idle fires when a stream that allows bookmarks has sent nothing for
 	// a bookmark interval; nil otherwise.
 	idle *time.Timer
+
+	// watching is set once the etcd watch is open (progress can be
+	// requested on its stream); progressWanted when RequestProgress asked
+	// for a bookmark that the next progress notification answers.
+	watching, progressWanted atomic.Bool
+}
+
+var _ storage.ProgressRequester = (*watcher)(nil)
+
+// RequestProgress implements storage.ProgressRequester: it asks etcd for a
+// progress notification on this watch's stream, which etcd sends once the
+// watch has sent every change up to its current revision; the stream then
+// delivers a bookmark at that revision. Before the etcd watch is open it
+// does nothing (callers ask again).
+func (w *watcher) RequestProgress() error {
+	if !w.opts.AllowWatchBookmarks || !w.watching.Load() || w.ctx.Err() != nil {
+		return nil
+	}
+	w.progressWanted.Store(true)
+	if err := w.store.client.RequestProgress(w.ctx); err != nil && w.ctx.Err() == nil {
+		return fmt.Errorf("etcd3: request watch progress: %w", err)
+	}
+	return nil
 }
 
 // Stop implements watch.Interface. It does not wait for the stream to end;
@@ -158,6 +182,7 @@ func (w *watcher) run() {
 		clientv3.WithRev(w.start+1),
 		clientv3.WithPrevKV(),
 		clientv3.WithProgressNotify())
+	w.watching.Store(true)
 	w.lastRev = w.start
 	// Bookmarks go out when the stream has been idle for an interval, at
 	// the newest revision etcd has reported progress to (WithProgressNotify:
@@ -206,6 +231,9 @@ func (w *watcher) run() {
 		if resp.IsProgressNotify() {
 			// etcd has sent every change up to this revision.
 			w.progressRev = max(w.progressRev, resp.Header.Revision)
+			if w.progressWanted.Swap(false) && !w.sendBookmark(max(w.lastRev, w.progressRev), false) {
+				return
+			}
 			continue
 		}
 		for _, e := range resp.Events {

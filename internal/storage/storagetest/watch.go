@@ -38,13 +38,18 @@ func summarize(t *testing.T, e watch.Event) event {
 // describe summarizes a pod event; an event of anything else gets a Name
 // that says what it carries, so that comparing it fails readably.
 func describe(e watch.Event) event {
-	switch obj := e.Object.(type) {
+	obj := e.Object
+	if c, ok := obj.(k8sruntime.CacheableObject); ok {
+		// A cache shares the object; the copy is ours.
+		obj = c.GetObject()
+	}
+	switch obj := obj.(type) {
 	case *corev1.Pod:
 		return event{Type: e.Type, Name: obj.Name, App: obj.Labels["app"], RV: obj.ResourceVersion}
 	case *metav1.Status:
 		return event{Type: e.Type, Name: fmt.Sprintf("status %d %s: %s", obj.Code, obj.Reason, obj.Message)}
 	default:
-		return event{Type: e.Type, Name: fmt.Sprintf("a %T", e.Object)}
+		return event{Type: e.Type, Name: fmt.Sprintf("a %T", obj)}
 	}
 }
 
@@ -310,17 +315,21 @@ func testWatchFilterTransitions(t *testing.T, h Harness) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			// Pods of their own namespace, stored under its directory.
+			ns := tc.name[:5]
 			in := func(name string) *corev1.Pod {
 				p := newPod(name, "", "")
+				p.Namespace = ns
 				tc.enter(p)
 				return p
 			}
 			out := func(name string) *corev1.Pod {
 				p := newPod(name, "", "")
+				p.Namespace = ns
 				tc.leave(p)
 				return p
 			}
-			prefix := "/registry/pods/" + tc.name[:5] + "/"
+			prefix := "/registry/pods/" + ns + "/"
 			key := func(p *corev1.Pod) string { return prefix + p.Name }
 			mk := func(p *corev1.Pod) *corev1.Pod {
 				got := &corev1.Pod{}
