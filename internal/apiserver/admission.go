@@ -2,17 +2,26 @@ package apiserver
 
 import (
 	"context"
+	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/navarch/navarch/internal/registry/storageclass"
+	"github.com/navarch/navarch/internal/storage"
 )
 
-// admitCreate runs the storage-backed side effects of creating obj that no
-// registry strategy can do: allocating a Service's cluster IP and node
-// ports. It runs after validation. In dry-run mode the values are
-// allocated and given back at once, so the answer shows real values.
-// releaseCreate undoes it when the create fails.
+// admitCreate runs the storage-backed rules of creating obj that no
+// registry strategy can apply: allocating a Service's cluster IP and node
+// ports, and giving a claim without a class the default StorageClass. It
+// runs after validation. In dry-run mode the values are allocated and
+// given back at once, so the answer shows real values. releaseCreate
+// undoes it when the create fails.
 func (s *Server) admitCreate(ctx context.Context, res *resource, obj runtime.Object, isDryRun bool) error {
+	if claim, ok := obj.(*corev1.PersistentVolumeClaim); ok {
+		return s.defaultStorageClass(ctx, claim)
+	}
 	svc, ok := obj.(*corev1.Service)
 	if !ok || s.services == nil {
 		return nil
@@ -81,4 +90,41 @@ func (u *serviceUpdate) finish(ctx context.Context, svc *corev1.Service, failed 
 	if u.old != nil {
 		u.alloc.releaseDropped(ctx, u.old, svc)
 	}
+}
+
+// storageClassesGVR names the StorageClasses the default is looked up in.
+var storageClassesGVR = storagev1.SchemeGroupVersion.WithResource("storageclasses")
+
+// defaultStorageClass gives a new claim that names no class (nil, not "")
+// the default StorageClass, as upstream's DefaultStorageClass admission
+// plugin does: of several default classes the newest wins (then the
+// first by name). Without a default class the claim keeps none, and the
+// volume controller gives it one if a default appears later.
+func (s *Server) defaultStorageClass(ctx context.Context, claim *corev1.PersistentVolumeClaim) error {
+	if claim.Spec.StorageClassName != nil {
+		return nil
+	}
+	classRes := s.resources[storageClassesGVR]
+	if classRes == nil {
+		return nil
+	}
+	var classes storagev1.StorageClassList
+	if err := classRes.store.List(ctx, classRes.prefix, storage.ListOptions{ResourceVersion: "0"}, &classes); err != nil {
+		return fmt.Errorf("apiserver: listing storage classes for the default one: %w", err)
+	}
+	var def *storagev1.StorageClass
+	for i := range classes.Items {
+		class := &classes.Items[i]
+		if !storageclass.IsDefault(class.ObjectMeta) {
+			continue
+		}
+		if def == nil || class.CreationTimestamp.After(def.CreationTimestamp.Time) ||
+			(class.CreationTimestamp.Equal(&def.CreationTimestamp) && class.Name < def.Name) {
+			def = class
+		}
+	}
+	if def != nil {
+		claim.Spec.StorageClassName = &def.Name
+	}
+	return nil
 }
