@@ -239,8 +239,12 @@ func (s *Server) serviceProxyTarget(ctx context.Context, res *resource, namespac
 	if len(eps.Subsets) == 0 {
 		return nil, apierrors.NewServiceUnavailable(fmt.Sprintf("no endpoints available for service %q", name))
 	}
+	podRes := s.resources[schema.GroupVersionResource{Version: "v1", Resource: "pods"}]
 	podIPs := func(podName string) ([]corev1.PodIP, error) {
-		obj, err := s.getServed(ctx, s.resources[schema.GroupVersionResource{Version: "v1", Resource: "pods"}], namespace, podName, "")
+		if podRes == nil {
+			return nil, errors.New("apiserver: pods are not served")
+		}
+		obj, err := s.getServed(ctx, podRes, namespace, podName, "")
 		if err != nil {
 			return nil, err
 		}
