@@ -167,6 +167,8 @@ func TestProxySubresources(t *testing.T) {
 	raw := rawClient(t, c)
 	backend := startProxyBackend(t, ip, nil)
 	other := startProxyBackend(t, ip, nil)
+	// A pod serving HTTPS with a certificate nobody signed, as pods do.
+	secure := startProxyBackend(t, ip, &tls.Config{})
 
 	// The node agent stand-in serves TLS and wants the cluster CA's client
 	// certificates, as nodeapi does.
@@ -182,6 +184,7 @@ func TestProxySubresources(t *testing.T) {
 
 	proxyPod(t, client, "web", ip, backend.port)
 	proxyPod(t, client, "loop", "127.0.0.1", backend.port)
+	proxyPod(t, client, "secure", ip, secure.port)
 	proxyPod(t, client, "metadata", "169.254.169.254", 80)
 	proxyPod(t, client, "v6loop", "::1", backend.port)
 	proxyService(t, client, "web", backend.port, []corev1.EndpointSubset{{
@@ -226,6 +229,8 @@ func TestProxySubresources(t *testing.T) {
 			{"HEAD", base + "/pods/web/proxy/head", "", 200, ""},
 			{"GET", base + fmt.Sprintf("/pods/web:%d/proxy/port", other.port), "", 200, "backend GET /port"},
 			{"GET", base + fmt.Sprintf("/pods/http:web:%d/proxy/scheme", backend.port), "", 200, "backend GET /scheme"},
+			{"GET", base + fmt.Sprintf("/pods/https:secure:%d/proxy/tls", secure.port), "", 200, "backend GET /tls body= auth="},
+			{"GET", fmt.Sprintf("/api/v1/nodes/https:n1:%d/proxy/tls", secure.port), "", 200, "backend GET /tls body= auth="},
 			{"GET", base + "/services/web:http/proxy/svc?x=y", "", 200, "backend GET /svc?x=y body= auth="},
 			{"GET", base + "/services/web:80/proxy/bynumber", "", 200, "backend GET /bynumber"},
 			{"GET", base + "/services/http:web:http/proxy/scheme", "", 200, "backend GET /scheme"},
