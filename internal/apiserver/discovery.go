@@ -26,6 +26,9 @@ var (
 	readVerbs  = metav1.Verbs{"get", "list", "watch"}
 	allVerbs   = metav1.Verbs{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}
 	statusVerb = metav1.Verbs{"get", "patch", "update"}
+	// proxyVerbs are the verbs of the proxy subresources in upstream's
+	// discovery (HEAD and OPTIONS requests are proxied too).
+	proxyVerbs = metav1.Verbs{"create", "delete", "get", "patch", "update"}
 )
 
 // subresource is one subresource entry of discovery.
@@ -53,7 +56,12 @@ func subresourcesOf(res *resource) []subresource {
 			subresource{name: "exec", kind: schema.GroupVersionKind{Version: "v1", Kind: "PodExecOptions"}, verbs: metav1.Verbs{"create", "get"}},
 			subresource{name: "log", verbs: metav1.Verbs{"get"}},
 			subresource{name: "portforward", kind: schema.GroupVersionKind{Version: "v1", Kind: "PodPortForwardOptions"}, verbs: metav1.Verbs{"create", "get"}},
+			subresource{name: "proxy", kind: schema.GroupVersionKind{Version: "v1", Kind: "PodProxyOptions"}, verbs: proxyVerbs},
 		)
+	case servicesGR:
+		subs = append(subs, subresource{name: "proxy", kind: schema.GroupVersionKind{Version: "v1", Kind: "ServiceProxyOptions"}, verbs: proxyVerbs})
+	case nodesGR:
+		subs = append(subs, subresource{name: "proxy", kind: schema.GroupVersionKind{Version: "v1", Kind: "NodeProxyOptions"}, verbs: proxyVerbs})
 	case schema.GroupResource{Resource: "namespaces"}:
 		subs = append(subs, subresource{name: "finalize", verbs: metav1.Verbs{"update"}})
 	}

@@ -20,6 +20,10 @@
 //   - podstreams.go: pods/log, exec, attach and portforward, proxied to
 //     the node agent running the pod (WebSocket exec and port-forward
 //     translated to SPDY on the way, as upstream does).
+//   - proxy.go: pods/proxy, services/proxy and nodes/proxy: HTTP and
+//     upgrades forwarded to a pod, a ready service endpoint or the node
+//     agent, never to loopback or link-local addresses and never with
+//     the caller's Authorization header.
 //   - nodeclient/: how the server reaches node agents (address from the
 //     Node object, the kubelet client certificate).
 //   - decode.go: request bodies, size limits and field validation.

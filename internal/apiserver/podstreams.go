@@ -47,8 +47,7 @@ const (
 // podLogsGR names pods/log in errors about the node's answer.
 var podLogsGR = schema.GroupResource{Resource: "pods/log"}
 
-// servePodStream answers pods/log, exec, attach and portforward (and
-// pods/proxy, which Navarch does not serve yet).
+// servePodStream answers pods/log, exec, attach and portforward.
 func (s *Server) servePodStream(w http.ResponseWriter, r *http.Request, res *resource, info requestInfo) {
 	switch info.Subresource {
 	case "log":
@@ -62,12 +61,11 @@ func (s *Server) servePodStream(w http.ResponseWriter, r *http.Request, res *res
 			writeError(w, r, methodNotSupported(res, info.Verb))
 			return
 		}
-	case "proxy":
 	default:
 		writeError(w, r, notFoundPath())
 		return
 	}
-	if len(info.Parts) > 3 && info.Subresource != "proxy" {
+	if len(info.Parts) > 3 {
 		writeError(w, r, notFoundPath())
 		return
 	}
@@ -105,10 +103,6 @@ func (s *Server) servePodStream(w http.ResponseWriter, r *http.Request, res *res
 		return
 	}
 	pod := obj.(*corev1.Pod)
-	if info.Subresource == "proxy" {
-		writeError(w, r, apierrors.NewServiceUnavailable(fmt.Sprintf("proxy of pod %s/%s is not served by Navarch yet", pod.Namespace, pod.Name)))
-		return
-	}
 	if info.Subresource != "portforward" {
 		if container, err = defaultContainer(pod, container); err != nil {
 			writeError(w, r, err)

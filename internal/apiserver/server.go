@@ -112,6 +112,9 @@ type Server struct {
 	// nodes reaches node agents; nil without a kubelet client
 	// certificate.
 	nodes *nodeclient.Client
+	// proxyTransport carries pods/proxy and services/proxy requests
+	// (proxy.go); it refuses loopback and link-local addresses.
+	proxyTransport *http.Transport
 	// cachers are the watch caches by storage prefix (Config.WatchCache),
 	// cacherTypes an object of the type each stores.
 	cachers     map[string]*cacher.Cacher
@@ -127,6 +130,8 @@ func New(cfg Config) (*Server, error) {
 		cfg:       cfg,
 		store:     cfg.Storage,
 		resources: map[schema.GroupVersionResource]*resource{},
+
+		proxyTransport: newProxyTransport(),
 	}
 	var list []*resource
 	for _, k := range cfg.Kinds {

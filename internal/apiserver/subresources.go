@@ -16,6 +16,11 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
+var (
+	servicesGR = schema.GroupResource{Resource: "services"}
+	nodesGR    = schema.GroupResource{Resource: "nodes"}
+)
+
 // serveSubresource dispatches requests to OBJECT/SUBRESOURCE.
 func (s *Server) serveSubresource(w http.ResponseWriter, r *http.Request, res *resource, info requestInfo) {
 	if len(info.Parts) > 3 && !isStreamingSubresource(info.Subresource) {
@@ -43,6 +48,8 @@ func (s *Server) serveSubresource(w http.ResponseWriter, r *http.Request, res *r
 		s.bindPod(w, r, res, info)
 	case isPods && info.Subresource == "eviction" && info.Verb == "create":
 		s.evictPod(w, r, res, info)
+	case info.Subresource == "proxy" && (isPods || res.gr == servicesGR || res.gr == nodesGR):
+		s.serveProxy(w, r, res, info)
 	case isPods && isStreamingSubresource(info.Subresource):
 		s.servePodStream(w, r, res, info)
 	default:
@@ -50,6 +57,8 @@ func (s *Server) serveSubresource(w http.ResponseWriter, r *http.Request, res *r
 	}
 }
 
+// isStreamingSubresource reports whether sub is a subresource whose URL
+// may go on after it (proxy/PATH) or that streams.
 func isStreamingSubresource(sub string) bool {
 	switch sub {
 	case "log", "exec", "attach", "portforward", "proxy":

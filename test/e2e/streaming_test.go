@@ -75,7 +75,8 @@ func (k kubectlClient) must(t *testing.T, c *framework.Cluster, stdin string, ar
 // streamingPods are the test's pods. ticker prints 50 lines in 5 s and
 // exits 0; crash prints 20 lines in 2 s and exits 1, again and again;
 // shell runs the web server (exec target); pf serves "alpha" on 8081
-// and "beta" on 8082 from two containers; attach-* echo their stdin
+// and "beta" on 8082 from two containers, behind the service pf
+// (port http 80 -> 8081, port beta 8082); attach-* echo their stdin
 // (stdinOnce) for one attach each; neverpull waits for an image that
 // is not there.
 const streamingPods = `
@@ -106,12 +107,20 @@ items:
     - {name: shell, image: localhost/web:streaming, imagePullPolicy: Never}
 - apiVersion: v1
   kind: Pod
-  metadata: {name: pf}
+  metadata: {name: pf, labels: {app: pf}}
   spec:
     terminationGracePeriodSeconds: 1
     containers:
-    - {name: alpha, image: localhost/web:streaming, imagePullPolicy: Never, args: [serve, "8081", alpha]}
+    - {name: alpha, image: localhost/web:streaming, imagePullPolicy: Never, args: [serve, "8081", alpha], ports: [{containerPort: 8081}]}
     - {name: beta, image: localhost/web:streaming, imagePullPolicy: Never, args: [serve, "8082", beta]}
+- apiVersion: v1
+  kind: Service
+  metadata: {name: pf}
+  spec:
+    selector: {app: pf}
+    ports:
+    - {name: http, port: 80, targetPort: 8081}
+    - {name: beta, port: 8082}
 - apiVersion: v1
   kind: Pod
   metadata: {name: neverpull}
@@ -277,6 +286,8 @@ func TestStreaming(t *testing.T) {
 
 	waitRunning("shell")
 	waitRunning("pf")
+	t.Run("proxy", func(t *testing.T) { proxySubresources(t, c, plain) })
+
 	for _, cl := range clients {
 		t.Run(cl.name, func(t *testing.T) {
 			start := time.Now()
@@ -411,4 +422,90 @@ func portForward(t *testing.T, c *framework.Cluster, cl kubectlClient) {
 	if cl.websocket && fallbackLog.MatchString(errOut.String()) {
 		t.Errorf("%s: port-forward fell back to SPDY:\n%s", cl.name, errOut.String())
 	}
+}
+
+// proxySubresources reaches the pf pod through services/proxy,
+// pods/proxy, kubectl proxy and kubectl port-forward service/pf, and the
+// node agent through nodes/proxy.
+func proxySubresources(t *testing.T, c *framework.Cluster, k kubectlClient) {
+	framework.WaitFor(t, 60*time.Second, "a ready endpoint of service pf", func() (bool, error) {
+		out, _, _ := c.Kubectl(t, "get", "endpoints", "pf", "-o", "jsonpath={.subsets[*].addresses[*].ip}")
+		return out != "", nil
+	})
+	node := k.must(t, c, "", "get", "nodes", "-o", "jsonpath={.items[0].metadata.name}")
+	for _, tc := range []struct{ path, want string }{
+		{"/api/v1/namespaces/default/services/pf:http/proxy/hello", "alpha path=/hello\n"},
+		{"/api/v1/namespaces/default/services/pf:8082/proxy/by/number", "beta path=/by/number\n"},
+		{"/api/v1/namespaces/default/services/http:pf:beta/proxy/", "beta path=/\n"},
+		{"/api/v1/namespaces/default/pods/pf/proxy/first/port", "alpha path=/first/port\n"},
+		{"/api/v1/namespaces/default/pods/pf:8082/proxy/b", "beta path=/b\n"},
+		{"/api/v1/nodes/" + node + "/proxy/healthz", "ok"},
+	} {
+		start := time.Now()
+		if got := k.must(t, c, "", "get", "--raw", tc.path); got != tc.want {
+			t.Errorf("kubectl get --raw %s: %q, want %q", tc.path, got, tc.want)
+		}
+		t.Logf("kubectl get --raw %s: %v (kubectl start included)", tc.path, time.Since(start).Round(time.Millisecond))
+	}
+	_, errOut, err := k.run(t, c, "", "get", "--raw", "/api/v1/namespaces/default/services/pf:9999/proxy/")
+	if err == nil || !strings.Contains(errOut, `no service port 9999 found for service "pf"`) {
+		t.Errorf("an unknown service port: %v %q", err, errOut)
+	}
+
+	t.Run("kubectl proxy", func(t *testing.T) {
+		cmd := k.command(c, "proxy", "--port=0")
+		var out, errOut syncBuffer
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}()
+		serving := regexp.MustCompile(`Starting to serve on (127\.0\.0\.1:\d+)`)
+		var addr string
+		framework.WaitFor(t, 30*time.Second, "kubectl proxy serving", func() (bool, error) {
+			m := serving.FindStringSubmatch(out.String())
+			if m == nil {
+				return false, nil
+			}
+			addr = m[1]
+			return true, nil
+		})
+		body := get200(t, "http://"+addr+"/api/v1/namespaces/default/services/pf:http/proxy/through/kubectl/proxy?q=1")
+		if body != "alpha path=/through/kubectl/proxy" {
+			t.Errorf("through kubectl proxy: %q (stderr %s)", body, errOut.String())
+		}
+	})
+
+	t.Run("kubectl port-forward service/pf", func(t *testing.T) {
+		local := framework.FreePort(t)
+		cmd := k.command(c, "port-forward", "service/pf", fmt.Sprintf("%d:80", local))
+		var out, errOut syncBuffer
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}()
+		framework.WaitFor(t, 30*time.Second, "port-forward listening", func() (bool, error) {
+			return strings.Contains(out.String(), fmt.Sprintf("Forwarding from 127.0.0.1:%d -> 8081", local)), nil
+		})
+		if body := get200(t, fmt.Sprintf("http://127.0.0.1:%d/svc", local)); body != "alpha path=/svc" {
+			t.Errorf("through port-forward service/pf: %q (stderr %s)", body, errOut.String())
+		}
+	})
+}
+
+// get200 returns the body of a 200 answer to GET url, trimmed.
+func get200(t *testing.T, url string) string {
+	t.Helper()
+	res, err := httpGet(url, "", "", "", "")
+	if err != nil || res.status != http.StatusOK {
+		t.Fatalf("GET %s: %d %q %v", url, res.status, res.body, err)
+	}
+	return res.body
 }
