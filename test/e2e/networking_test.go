@@ -41,7 +41,8 @@ const netImage = "localhost/web:net"
 // its node agent (real containerd, nftables, cluster DNS, ingress), in
 // what the other end-to-end tests leave out:
 //
-//   - from a pod: a Service by ClusterIP and by node IP:nodePort;
+//   - from a pod: a Service by ClusterIP, by node IP:nodePort and by its
+//     DNS names, and ClientIP session affinity;
 //   - from a pod: the kubernetes Service, by DNS name and by its cluster
 //     IP, to the API server, TLS verified against the cluster CA, with a
 //     bearer token from /var/run/secrets/kubernetes.io/serviceaccount;
@@ -51,13 +52,14 @@ const netImage = "localhost/web:net"
 //   - a pod turning unready leaving a ClusterIP's rotation, and coming
 //     back.
 //
-// Covered elsewhere, so not here: DNS short, namespaced and FQDN names,
-// headless, ExternalName and ClientIP session affinity from a pod
-// (TestCourseBeyondTheLessons, step 22); ClusterIP, NodePort and
-// LoadBalancer from the host and a rolling update under traffic
-// (TestCourseScenario, steps 04, 13, 15 and 17,
-// TestDeploymentServesThroughItsService); Ingress TLS by SNI with two
-// hosts (TestCourseBeyondTheLessons, step 23); the proxy's rules alone
+// Covered elsewhere, so not here: headless and ExternalName Services from
+// a pod (TestCourseBeyondTheLessons, step 22, which also checks DNS names
+// and session affinity, but with the course's images, which need Debian's
+// packages); ClusterIP, NodePort and LoadBalancer from the host and a
+// rolling update under traffic (TestCourseScenario, steps 04, 13, 15 and
+// 17; TestDeploymentServesThroughItsService); Ingress TLS by SNI with two
+// hosts (TestCourseBeyondTheLessons, step 23); the proxy's rules alone,
+// with externalTrafficPolicy Local and the affinity timeout
 // (internal/proxy TestDataPath).
 func TestNetworking(t *testing.T) {
 	requireRuntime(t)
@@ -111,6 +113,14 @@ spec:
   ports: [{port: 80, targetPort: 8080}]
 ---
 apiVersion: v1
+kind: Service
+metadata: {name: web-a-sticky}
+spec:
+  selector: {app: web-a}
+  sessionAffinity: ClientIP
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: v1
 kind: Pod
 metadata: {name: client}
 spec:
@@ -150,6 +160,41 @@ spec:
 		waitInClient(t, 30*time.Second, "hello from web-a-", "get", "http://"+clusterIP+"/")
 		waitInClient(t, 30*time.Second, "hello from web-a-", "get", "http://"+net.JoinHostPort(nodeIP, nodePort)+"/")
 		waitInClient(t, 30*time.Second, "hello from web-b-", "get", "http://"+jsonpath(t, c, "{.spec.clusterIP}", "service", "web-b")+"/")
+	})
+
+	t.Run("DNS names from a pod", func(t *testing.T) {
+		// Also in TestCourseBeyondTheLessons (busybox's wget), which
+		// skips where Debian's packages cannot be downloaded.
+		for _, name := range []string{"web-b", "web-b.default", "web-b.default.svc", "web-b.default.svc.cluster.local"} {
+			waitInClient(t, 30*time.Second, "hello from web-b-", "get", "http://"+name+"/")
+		}
+	})
+
+	t.Run("ClientIP session affinity from a pod", func(t *testing.T) {
+		// servedBy runs 20 requests from the client pod and counts the
+		// pods that answered.
+		servedBy := func(service string) map[string]int {
+			t.Helper()
+			out, err := inClient(t, "get", "http://"+service+"/", "20")
+			if err != nil {
+				t.Fatalf("get %s x20: %v\n%s", service, err, out)
+			}
+			pods := map[string]int{}
+			for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+				if f := strings.Fields(line); len(f) >= 3 && f[0] == "hello" {
+					pods[f[2]]++
+				}
+			}
+			return pods
+		}
+		// Without affinity both pods answer (all 20 from one: one
+		// chance in 500,000), so the check below can tell.
+		if pods := servedBy("web-a"); len(pods) != 2 {
+			t.Errorf("20 requests to web-a were answered by %v, want both pods", pods)
+		}
+		if pods := servedBy("web-a-sticky"); len(pods) != 1 {
+			t.Errorf("20 requests to a ClientIP-affine service were answered by %v, want one pod", pods)
+		}
 	})
 
 	t.Run("the kubernetes Service from a pod", func(t *testing.T) {

@@ -8,8 +8,9 @@ package main
 //
 // Command modes (the image has no shell, wget or curl):
 //
-//	web get URL                 GET URL on a new connection; prints the
-//	                            body, exit 1 on an error or a non-2xx status
+//	web get URL [N]             GET URL N times (default 1), each on a new
+//	                            connection; prints the bodies, exit 1 on an
+//	                            error or a non-2xx status
 //	web apiget [-anonymous] URL GET URL as the pod's service account: the
 //	                            bearer token and the CA (the only root
 //	                            trusted) from serviceAccountDir; prints
@@ -25,6 +26,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -50,21 +52,21 @@ func init() {
 func runNetTool(args []string) (code int, ok bool) {
 	switch args[0] {
 	case "get":
-		if len(args) != 2 {
+		count := 1
+		if len(args) == 3 {
+			n, err := strconv.Atoi(args[2])
+			if err != nil || n < 1 {
+				return usage()
+			}
+			count = n
+		} else if len(args) != 2 {
 			return usage()
 		}
-		client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-		resp, err := client.Get(args[1])
-		if err != nil {
-			fmt.Println(err)
-			return 1, true
-		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		fmt.Print(string(body))
-		if err != nil || resp.StatusCode/100 != 2 {
-			fmt.Printf("HTTP %d %v\n", resp.StatusCode, err)
-			return 1, true
+		for range count {
+			if err := get(args[1]); err != nil {
+				fmt.Println(err)
+				return 1, true
+			}
 		}
 		return 0, true
 	case "apiget":
@@ -79,6 +81,25 @@ func runNetTool(args []string) (code int, ok bool) {
 		return 0, true
 	}
 	return 0, false
+}
+
+// get sends one GET on a new connection and prints the body.
+func get(url string) error {
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	fmt.Print(string(body))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("HTTP %d", resp.StatusCode)
+	}
+	return nil
 }
 
 // apiGet is `web apiget`: a request the way client-go's in-cluster

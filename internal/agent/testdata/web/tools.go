@@ -80,6 +80,6 @@ func runTool(args []string) (code int, ok bool) {
 }
 
 func usage() (int, bool) {
-	fmt.Fprintln(os.Stderr, "usage: web [exit N | echo | print WORD... | stderr WORD... | ticker COUNT INTERVAL N | serve PORT TEXT | sleep SECONDS | check URL | get URL | apiget [-anonymous] URL]")
+	fmt.Fprintln(os.Stderr, "usage: web [exit N | echo | print WORD... | stderr WORD... | ticker COUNT INTERVAL N | serve PORT TEXT | sleep SECONDS | check URL | get URL [N] | apiget [-anonymous] URL]")
 	return 2, true
 }
