@@ -28,6 +28,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/navarch/navarch/test/framework"
 )
@@ -46,7 +48,7 @@ const netImage = "localhost/web:net"
 //   - from a pod: the kubernetes Service, by DNS name and by its cluster
 //     IP, to the API server, TLS verified against the cluster CA, with a
 //     bearer token from /var/run/secrets/kubernetes.io/serviceaccount;
-//   - an Ingress's TLS Secret replaced under HTTPS traffic;
+//   - an Ingress's TLS Secret replaced under HTTPS traffic, and broken;
 //   - an Ingress's paths changed (one added, one's backend switched)
 //     under HTTP traffic, with a request in flight across each change;
 //   - a pod turning unready leaving a ClusterIP's rotation, and coming
@@ -299,6 +301,39 @@ spec:
 			}
 		}
 		assertNoFailures(t, results)
+
+		// Bad input: a Secret whose certificate does not parse. The
+		// ingress keeps serving the host, with its default certificate
+		// (as ingress-nginx does), and takes a valid one again.
+		// insecure answers the status and the certificate's common name
+		// of an HTTPS request that does not verify the certificate.
+		insecure := func() string {
+			transport := &http.Transport{
+				DisableKeepAlives: true,
+				TLSClientConfig:   &tls.Config{ServerName: host, InsecureSkipVerify: true},
+				DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+					return (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, network, net.JoinHostPort(nodeIP, "443"))
+				},
+			}
+			resp, err := (&http.Client{Timeout: 10 * time.Second, Transport: transport}).Get("https://" + host + "/")
+			if err != nil {
+				return err.Error()
+			}
+			defer resp.Body.Close()
+			_, _ = io.Copy(io.Discard, resp.Body)
+			return fmt.Sprintf("%d %s", resp.StatusCode, resp.TLS.PeerCertificates[0].Subject.CommonName)
+		}
+		k("patch", "secret", "tls-web", "--type=merge", "-p", `{"data":{"tls.crt":"bm90IGEgY2VydGlmaWNhdGU="}}`)
+		framework.WaitFor(t, 10*time.Second, "HTTPS with the default certificate for a broken Secret", func() (bool, error) {
+			return insecure() == "200 navarch-ingress-default", nil
+		})
+		if out, errOut, err := c.KubectlWithInput(t, secret, "replace", "-f", "-"); err != nil {
+			t.Fatalf("kubectl replace secret: %v\n%s%s", err, out, errOut)
+		}
+		framework.WaitFor(t, 10*time.Second, "the new certificate again", func() (bool, error) {
+			name, err := get()
+			return err == nil && name == "new", nil
+		})
 	})
 
 	t.Run("ingress paths changed under traffic", func(t *testing.T) {
@@ -412,34 +447,27 @@ spec:
 		}
 		framework.WaitFor(t, 30*time.Second, victim.Name+" in the rotation", inRotation)
 
-		// Watch the pod's Ready condition and its endpoint in the slice.
-		var mu sync.Mutex
-		var podUnready, sliceUnready time.Time
-		watchCtx, stopWatch := context.WithCancel(ctx)
-		defer stopWatch()
-		go func() {
-			for watchCtx.Err() == nil {
-				now := time.Now()
-				pod, err := client.CoreV1().Pods("default").Get(watchCtx, victim.Name, metav1.GetOptions{})
-				if err == nil && !podReady(pod) {
-					mu.Lock()
-					if podUnready.IsZero() {
-						podUnready = now
-					}
-					mu.Unlock()
-				}
-				eps, err := client.DiscoveryV1().EndpointSlices("default").List(watchCtx,
-					metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=web-a"})
-				if err == nil && endpointUnready(eps.Items, victim.Status.PodIP) {
-					mu.Lock()
-					if sliceUnready.IsZero() {
-						sliceUnready = now
-					}
-					mu.Unlock()
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
-		}()
+		// Watch the pod's Ready condition and its endpoint in the slice
+		// (a watch tells when a change happens; polling would lag).
+		podWatch, err := client.CoreV1().Pods("default").Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + victim.Name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer podWatch.Stop()
+		sliceWatch, err := client.DiscoveryV1().EndpointSlices("default").Watch(ctx,
+			metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=web-a"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sliceWatch.Stop()
+		podUnready := firstEvent(podWatch, func(obj runtime.Object) bool {
+			pod, ok := obj.(*corev1.Pod)
+			return ok && !podReady(pod)
+		})
+		sliceUnready := firstEvent(sliceWatch, func(obj runtime.Object) bool {
+			slice, ok := obj.(*discoveryv1.EndpointSlice)
+			return ok && endpointUnready([]discoveryv1.EndpointSlice{*slice}, victim.Status.PodIP)
+		})
 
 		toggled := time.Now()
 		if r := mustGet(t, "http://"+net.JoinHostPort(victim.Status.PodIP, "8080")+"/readiness/toggle", "", "", "", ""); !strings.Contains(r.body, "failing=true") {
@@ -469,17 +497,21 @@ spec:
 				streak++
 			}
 		}
-		stopWatch()
-		mu.Lock()
-		defer mu.Unlock()
-		if podUnready.IsZero() || sliceUnready.IsZero() {
-			t.Fatalf("left the rotation before the API showed it unready (pod %v, slice %v)", podUnready, sliceUnready)
+		when := func(events <-chan time.Time, what string) time.Time {
+			select {
+			case at := <-events:
+				return at
+			case <-time.After(10 * time.Second):
+				t.Fatalf("no watch event showed %s", what)
+				return time.Time{}
+			}
 		}
+		podUnreadyAt, sliceUnreadyAt := when(podUnready, "the pod unready"), when(sliceUnready, "its endpoint not ready")
 		t.Logf("readiness toggled; pod Ready=False after %v, endpoint not ready after %v, out of the rotation after %v",
-			podUnready.Sub(toggled).Round(time.Millisecond), sliceUnready.Sub(toggled).Round(time.Millisecond), left.Sub(toggled).Round(time.Millisecond))
+			podUnreadyAt.Sub(toggled).Round(time.Millisecond), sliceUnreadyAt.Sub(toggled).Round(time.Millisecond), left.Sub(toggled).Round(time.Millisecond))
 		// One probe period (1 s) to notice; then about a second through
 		// the status, the EndpointSlice and nftables, on a busy machine.
-		if took := left.Sub(podUnready); took > 3*time.Second {
+		if took := left.Sub(podUnreadyAt); took > 3*time.Second {
 			t.Errorf("the pod left the rotation %v after its Ready condition turned False, want within 3 s", took)
 		}
 		if len(failures) > 0 {
@@ -532,6 +564,21 @@ func buildNetImage(t *testing.T, c *framework.Cluster) {
 		"--binary", web, "--tag", netImage).CombinedOutput(); err != nil {
 		t.Fatalf("navarch images build: %v\n%s", err, out)
 	}
+}
+
+// firstEvent reads w until an event's object satisfies cond, and then
+// sends the time it came; it sends nothing if w ends first.
+func firstEvent(w watch.Interface, cond func(runtime.Object) bool) <-chan time.Time {
+	at := make(chan time.Time, 1)
+	go func() {
+		for ev := range w.ResultChan() {
+			if cond(ev.Object) {
+				at <- time.Now()
+				return
+			}
+		}
+	}()
+	return at
 }
 
 func podReady(pod *corev1.Pod) bool {
