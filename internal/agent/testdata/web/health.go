@@ -84,7 +84,7 @@ func allocate(w http.ResponseWriter, r *http.Request) {
 }
 
 // runProbeTool runs the probe tests' subcommands (web sleep SECONDS, web
-// check URL) and returns the exit code; ok is false for any other args.
+// check URL) and returns the exit code; any other args go to runNetTool.
 func runProbeTool(args []string) (code int, ok bool) {
 	arg := func(i int) string {
 		if i < len(args) {
@@ -115,5 +115,5 @@ func runProbeTool(args []string) (code int, ok bool) {
 		}
 		return 0, true
 	}
-	return 0, false
+	return runNetTool(args) // net.go
 }

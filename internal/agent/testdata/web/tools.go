@@ -76,10 +76,10 @@ func runTool(args []string) (code int, ok bool) {
 		fmt.Fprintln(os.Stderr, err)
 		return 1, true
 	}
-	return runProbeTool(args) // health.go
+	return runProbeTool(args) // health.go, then net.go
 }
 
 func usage() (int, bool) {
-	fmt.Fprintln(os.Stderr, "usage: web [exit N | echo | print WORD... | stderr WORD... | ticker COUNT INTERVAL N | serve PORT TEXT]")
+	fmt.Fprintln(os.Stderr, "usage: web [exit N | echo | print WORD... | stderr WORD... | ticker COUNT INTERVAL N | serve PORT TEXT | sleep SECONDS | check URL | get URL [N] | apiget [-anonymous] URL]")
 	return 2, true
 }
