@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 
 	"github.com/navarch/navarch/internal/controllermanager/builtin"
@@ -519,15 +520,22 @@ func TestScaleSubresource(t *testing.T) {
 	if _, err := client.AppsV1().Deployments("default").Create(ctx, dep, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	scale, err := client.AppsV1().Deployments("default").GetScale(ctx, "s", metav1.GetOptions{})
+	// The deployment controller writes the status meanwhile, which moves
+	// the resourceVersion the scale carries: read again on conflict, as
+	// any client must.
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		scale, err := client.AppsV1().Deployments("default").GetScale(ctx, "s", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if scale.Spec.Replicas != 1 || scale.Status.Selector != "app=s" {
+			t.Fatalf("scale = %+v", scale)
+		}
+		scale.Spec.Replicas = 4
+		_, err = client.AppsV1().Deployments("default").UpdateScale(ctx, "s", scale, metav1.UpdateOptions{})
+		return err
+	})
 	if err != nil {
-		t.Fatal(err)
-	}
-	if scale.Spec.Replicas != 1 || scale.Status.Selector != "app=s" {
-		t.Fatalf("scale = %+v", scale)
-	}
-	scale.Spec.Replicas = 4
-	if _, err := client.AppsV1().Deployments("default").UpdateScale(ctx, "s", scale, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := client.AppsV1().Deployments("default").Get(ctx, "s", metav1.GetOptions{})
