@@ -9,7 +9,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -86,6 +85,9 @@ type podSyncer struct {
 	// message). Guarded by mu.
 	waiting map[types.UID]map[string]waitingReason
 	pullErr map[types.UID]map[string]string
+	// written holds, per pod, the pod as the API returned it after the
+	// agent's last status write (see latestPod). Guarded by mu.
+	written map[types.UID]statusWrite
 }
 
 // init fills the syncer's maps and defaults; call it once on a syncer
@@ -93,6 +95,7 @@ type podSyncer struct {
 func (s *podSyncer) init() *podSyncer {
 	s.waiting = map[types.UID]map[string]waitingReason{}
 	s.pullErr = map[types.UID]map[string]string{}
+	s.written = map[types.UID]statusWrite{}
 	if s.backoff == nil {
 		s.backoff = newBackoff()
 	}
@@ -125,6 +128,7 @@ func (r *syncResult) requeue(after time.Duration) {
 // pod's status. For a pod being deleted it kills the pod and deletes the
 // pod object. Errors are transient (API or runtime); the caller retries.
 func (s *podSyncer) syncPod(ctx context.Context, pod *corev1.Pod) (syncResult, error) {
+	pod = s.latestPod(pod)
 	if pod.DeletionTimestamp != nil {
 		return syncResult{}, s.terminatePod(ctx, pod)
 	}
@@ -606,23 +610,6 @@ func (s *podSyncer) runtimeState(ctx context.Context, uid types.UID) (runtimeSta
 	return state, nil
 }
 
-// writeStatus updates the pod's status if it changed.
-func (s *podSyncer) writeStatus(ctx context.Context, pod *corev1.Pod, status corev1.PodStatus) error {
-	if apiequality.Semantic.DeepEqual(pod.Status, status) {
-		return nil
-	}
-	updated := pod.DeepCopy()
-	updated.Status = status
-	_, err := s.client.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, updated, metav1.UpdateOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("agent: updating status of pod %s/%s: %w", pod.Namespace, pod.Name, err)
-	}
-	return nil
-}
-
 func (s *podSyncer) event(obj any, eventType, reason, format string, args ...any) {
 	if s.recorder == nil {
 		return
@@ -688,6 +675,7 @@ func (s *podSyncer) forget(uid types.UID) {
 	s.mu.Lock()
 	delete(s.waiting, uid)
 	delete(s.pullErr, uid)
+	delete(s.written, uid)
 	s.mu.Unlock()
 	s.backoff.forgetPrefix(string(uid) + "/")
 }
