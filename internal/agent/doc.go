@@ -36,7 +36,9 @@
 //     liveness or startup probe restarts the container.
 //   - lifecycle.go: postStart and preStop hooks, and killContainer
 //     (Killing event, preStop bounded by the grace period, SIGTERM,
-//     SIGKILL), with sidecars stopped after the app containers.
+//     SIGKILL). A terminating pod's hooks all start at once; sidecars
+//     are stopped after the app containers, in reverse spec order,
+//     within the one grace period.
 //   - sandbox.go, container.go, env.go: CRI configs from the pod spec
 //     (DNS, hostname, ports, command/args, env with $(VAR) expansion,
 //     downward API fields, ConfigMap and Secret keys, resources).
@@ -54,7 +56,6 @@
 // Not done: volumes lack fsGroup ownership, SELinux labels,
 // network/CSI/ephemeral/image volume types, serviceAccountToken
 // projections, and teardown when a pod finishes (its volumes go when it
-// is deleted; see package volume). Sidecars' preStop hooks run when the
-// sidecar's turn comes, not concurrently with the app's termination; the
-// agent writes no status while a pod terminates; no probe-level metrics.
+// is deleted; see package volume). The agent writes no status while a
+// pod terminates; no probe-level metrics.
 package agent
