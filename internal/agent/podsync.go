@@ -461,14 +461,24 @@ func (s *podSyncer) ensureImage(ctx context.Context, pod *corev1.Pod, c *corev1.
 // terminatePod kills a pod being deleted (preStop hooks, SIGTERM,
 // SIGKILL when its grace period ends), removes its sandboxes, then
 // deletes the pod object with grace 0, which is what lets the API server
-// forget it.
+// forget it. As the kubelet, it keeps the pod's status current while the
+// pod terminates: the status as the containers stand before they are
+// killed, then the final one (containers terminated with their exit
+// codes and reasons, not ready, a terminal phase) before the object is
+// deleted.
 func (s *podSyncer) terminatePod(ctx context.Context, pod *corev1.Pod) error {
 	s.probes.RemovePod(pod.UID)
 	grace := gracePeriod(pod)
 	if pod.DeletionGracePeriodSeconds != nil {
 		grace = max(*pod.DeletionGracePeriodSeconds, minimumGracePeriod)
 	}
+	if err := s.writeRuntimeStatus(ctx, pod, false); err != nil {
+		return err
+	}
 	if err := s.stopSandboxes(ctx, pod.UID, grace, pod); err != nil {
+		return err
+	}
+	if err := s.writeRuntimeStatus(ctx, s.latestPod(pod), true); err != nil {
 		return err
 	}
 	if err := s.removeSandboxes(ctx, pod.UID); err != nil {
@@ -486,6 +496,19 @@ func (s *podSyncer) terminatePod(ctx context.Context, pod *corev1.Pod) error {
 		return fmt.Errorf("agent: deleting pod %s/%s: %w", pod.Namespace, pod.Name, err)
 	}
 	return nil
+}
+
+// writeRuntimeStatus writes the status of a terminating pod as the
+// runtime holds it, with the waiting reasons of the pod's last sync;
+// finished says its containers have been stopped for good.
+func (s *podSyncer) writeRuntimeStatus(ctx context.Context, pod *corev1.Pod, finished bool) error {
+	state, err := s.runtimeState(ctx, pod.UID)
+	if err != nil {
+		return err
+	}
+	status := computePodStatus(pod, statusInput{state: state, waiting: s.lastWaiting(pod.UID), hostIP: s.hostIP,
+		runtimeName: s.runtimeName, now: s.clock.Now(), finished: finished})
+	return s.writeStatus(ctx, pod, status)
 }
 
 // cleanupPod removes what the runtime holds for a pod whose object is
@@ -652,6 +675,13 @@ func (s *podSyncer) setWaiting(uid types.UID, waiting map[string]waitingReason) 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.waiting[uid] = waiting
+}
+
+// lastWaiting returns the waiting reasons of the pod's last sync.
+func (s *podSyncer) lastWaiting(uid types.UID) map[string]waitingReason {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.waiting[uid]
 }
 
 func (s *podSyncer) setPullError(uid types.UID, container, msg string) {

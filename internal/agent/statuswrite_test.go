@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	clienttesting "k8s.io/client-go/testing"
+	"k8s.io/utils/ptr"
 )
 
 // statusPatches counts the status writes the syncer sent, and fails the
@@ -160,4 +161,61 @@ type uidMismatch struct{ sent, stored types.UID }
 
 func (e *uidMismatch) Error() string {
 	return "Precondition failed: UID in precondition: " + string(e.sent) + ", UID in object meta: " + string(e.stored)
+}
+
+// TestSyncPodDeletionWritesFinalStatus: a pod being deleted keeps its
+// status current until its object goes: its containers show as
+// terminated with their exit codes, it is no longer ready, and its phase
+// is terminal when the agent deletes the object.
+func TestSyncPodDeletionWritesFinalStatus(t *testing.T) {
+	h := newSyncHarness(t)
+	h.runtime.AddImage("localhost/app:1")
+	pod := h.createPod(testPod("ending"))
+	running, _ := h.sync(pod)
+	if !podIsReady(running) {
+		t.Fatalf("pod not ready before deletion: %+v", running.Status)
+	}
+	// As the API server's graceful deletion: the object stays, with a
+	// deletionTimestamp, until the agent deletes it with grace 0.
+	running.DeletionTimestamp = &metav1.Time{Time: h.clock.Now()}
+	running.DeletionGracePeriodSeconds = ptr.To(int64(5))
+	deleting, err := h.client.CoreV1().Pods("default").Update(context.Background(), running, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last *corev1.Pod
+	h.client.PrependReactor("delete", "pods", func(action clienttesting.Action) (bool, runtime.Object, error) {
+		da := action.(clienttesting.DeleteAction)
+		obj, err := h.client.Tracker().Get(corev1.SchemeGroupVersion.WithResource("pods"), da.GetNamespace(), da.GetName())
+		if err == nil {
+			last = obj.(*corev1.Pod).DeepCopy()
+		}
+		return false, nil, nil
+	})
+	h.client.ClearActions()
+	if _, err := h.syncer.syncPod(context.Background(), deleting); err != nil {
+		t.Fatalf("syncPod: %v", err)
+	}
+	if last == nil {
+		t.Fatal("the pod object was not deleted")
+	}
+	if last.DeletionTimestamp == nil {
+		t.Errorf("the pod lost its deletionTimestamp")
+	}
+	cs := last.Status.ContainerStatuses
+	if len(cs) != 1 || cs[0].State.Terminated == nil || cs[0].Ready {
+		t.Fatalf("container statuses before the object went: %+v, want app terminated, not ready", cs)
+	}
+	if term := cs[0].State.Terminated; term.ExitCode != 137 || term.Reason != "Error" || term.FinishedAt.IsZero() {
+		t.Errorf("app terminated %+v, want exit code 137, reason Error, a finish time", term)
+	}
+	if c := condition(last, corev1.PodReady); c.Status != corev1.ConditionFalse {
+		t.Errorf("Ready condition %+v, want False", c)
+	}
+	if last.Status.Phase != corev1.PodFailed {
+		t.Errorf("phase %s before the object went, want Failed (the app was killed)", last.Status.Phase)
+	}
+	if n := statusPatches(t, h); n != 1 {
+		t.Errorf("%d status patches while terminating, want 1 (nothing changed before the kill)", n)
+	}
 }
