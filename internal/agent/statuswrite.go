@@ -55,7 +55,8 @@ func (s *podSyncer) latestPod(pod *corev1.Pod) *corev1.Pod {
 // controllers) never make it conflict. The patch carries the pod's UID
 // as a precondition: a pod deleted and recreated under the same name is
 // not written (the API server answers Conflict, like NotFound a no-op
-// here).
+// here: a patch carries no resourceVersion, and the API server retries
+// its own write conflicts, so Conflict can only be the UID's).
 func (s *podSyncer) writeStatus(ctx context.Context, pod *corev1.Pod, status corev1.PodStatus) error {
 	if apiequality.Semantic.DeepEqual(pod.Status, status) {
 		return nil
