@@ -44,7 +44,8 @@ const (
 // restart, shows a missing image as ErrImagePull, gets its status
 // written while other writers label it, is followed by logs -f until
 // its container exits, shows Terminating while its preStop hook runs
-// and a final status (terminated, not ready) before it goes, and on
+// and a final status (terminated, not ready, its sidecar stopped after
+// the app) before it goes, and on
 // deletion gives its sandbox and IP back.
 func TestAgentEndToEnd(t *testing.T) {
 	if testing.Short() {
@@ -232,6 +233,12 @@ func TestAgentEndToEnd(t *testing.T) {
 		slow := webPod()
 		slow.Name = "slow"
 		slow.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: 4}}}
+		// A sidecar, which must outlive the app while it drains.
+		slow.Spec.InitContainers = []corev1.Container{{
+			Name: "proxy", Image: "localhost/web:e2e", ImagePullPolicy: corev1.PullNever,
+			RestartPolicy: ptr.To(corev1.ContainerRestartPolicyAlways),
+			Env:           []corev1.EnvVar{{Name: "PORT", Value: "8081"}},
+		}}
 		if _, err := client.CoreV1().Pods("default").Create(ctx, slow, metav1.CreateOptions{}); err != nil {
 			t.Fatalf("creating pod: %v", err)
 		}
@@ -266,7 +273,7 @@ func TestAgentEndToEnd(t *testing.T) {
 
 		// kubectl logs -f streams the running container's log and ends
 		// when the container exits.
-		logs, err := client.CoreV1().Pods("default").GetLogs("slow", &corev1.PodLogOptions{Follow: true}).Stream(ctx)
+		logs, err := client.CoreV1().Pods("default").GetLogs("slow", &corev1.PodLogOptions{Container: "web", Follow: true}).Stream(ctx)
 		if err != nil {
 			t.Fatalf("logs -f: %v", err)
 		}
@@ -350,6 +357,13 @@ func TestAgentEndToEnd(t *testing.T) {
 			t.Errorf("the pod's last status: phase %s, ready %v; want a terminal phase, not ready", last.Status.Phase, podReady(last))
 		}
 		t.Logf("final status: phase %s, container terminated %s (exit code %d)", last.Status.Phase, cs[0].State.Terminated.Reason, cs[0].State.Terminated.ExitCode)
+		// The sidecar stopped after the app (whose preStop hook took 4 s).
+		if ics := last.Status.InitContainerStatuses; len(ics) != 1 || ics[0].State.Terminated == nil ||
+			ics[0].State.Terminated.FinishedAt.Before(&cs[0].State.Terminated.FinishedAt) {
+			t.Errorf("sidecar status %+v, want terminated no earlier than the app (finished %v)", ics, cs[0].State.Terminated.FinishedAt)
+		} else {
+			t.Logf("app finished %v, sidecar finished %v", cs[0].State.Terminated.FinishedAt.Format(time.TimeOnly), ics[0].State.Terminated.FinishedAt.Format(time.TimeOnly))
+		}
 		// The follow ended with the container.
 		framework.WaitFor(t, 10*time.Second, "logs -f to end", func() (bool, error) {
 			for {
