@@ -36,13 +36,22 @@
 //     liveness or startup probe restarts the container.
 //   - lifecycle.go: postStart and preStop hooks, and killContainer
 //     (Killing event, preStop bounded by the grace period, SIGTERM,
-//     SIGKILL), with sidecars stopped after the app containers.
+//     SIGKILL). A terminating pod's hooks all start at once; sidecars
+//     are stopped after the app containers, in reverse spec order,
+//     within the one grace period.
 //   - sandbox.go, container.go, env.go: CRI configs from the pod spec
 //     (DNS, hostname, ports, command/args, env with $(VAR) expansion,
 //     downward API fields, ConfigMap and Secret keys, resources).
 //   - status.go: the pod status computed from the runtime state and the
 //     probe results, shaped as upstream's kubelet shapes it (phase,
 //     conditions, init and app container statuses).
+//   - statuswrite.go: the status written as a strategic merge patch of
+//     pods/status (UID precondition, no resourceVersion, so concurrent
+//     writers of the pod never conflict with it), computed against the
+//     API's answer to the last write while the informer lags. A pod
+//     being deleted keeps getting status until its object goes: before
+//     its containers are killed, and once they have stopped (terminated
+//     states, not ready, a terminal phase).
 //   - backoff.go: the restart and image-pull back-off.
 //   - nodeapi/: the node API the API server calls (the kubelet's port
 //     10250): container logs, exec, attach, port-forward. The agent
@@ -54,7 +63,5 @@
 // Not done: volumes lack fsGroup ownership, SELinux labels,
 // network/CSI/ephemeral/image volume types, serviceAccountToken
 // projections, and teardown when a pod finishes (its volumes go when it
-// is deleted; see package volume). Sidecars' preStop hooks run when the
-// sidecar's turn comes, not concurrently with the app's termination; the
-// agent writes no status while a pod terminates; no probe-level metrics.
+// is deleted; see package volume). No probe-level metrics.
 package agent

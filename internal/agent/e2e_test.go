@@ -1,6 +1,7 @@
 package agent_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 	"k8s.io/utils/ptr"
@@ -39,8 +41,12 @@ const (
 // TestAgentEndToEnd runs the agent on a real containerd against an
 // in-process control plane: a pod with env from every source runs, is
 // reachable at its IP, survives an agent restart without a container
-// restart, shows a missing image as ErrImagePull, and on deletion gives
-// its sandbox and IP back.
+// restart, shows a missing image as ErrImagePull, gets its status
+// written while other writers label it, is followed by logs -f until
+// its container exits, shows Terminating while its preStop hook runs
+// and a final status (terminated, not ready, its sidecar stopped after
+// the app) before it goes, and on
+// deletion gives its sandbox and IP back.
 func TestAgentEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test (real containerd); skipped with -short")
@@ -221,6 +227,156 @@ func TestAgentEndToEnd(t *testing.T) {
 			return false, nil
 		})
 		deleteAndWait(t, client, "missing")
+	})
+
+	t.Run("a deleted pod shows Terminating, then its final status", func(t *testing.T) {
+		slow := webPod()
+		slow.Name = "slow"
+		slow.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: 4}}}
+		// A sidecar, which must outlive the app while it drains.
+		slow.Spec.InitContainers = []corev1.Container{{
+			Name: "proxy", Image: "localhost/web:e2e", ImagePullPolicy: corev1.PullNever,
+			RestartPolicy: ptr.To(corev1.ContainerRestartPolicyAlways),
+			Env:           []corev1.EnvVar{{Name: "PORT", Value: "8081"}},
+		}}
+		if _, err := client.CoreV1().Pods("default").Create(ctx, slow, metav1.CreateOptions{}); err != nil {
+			t.Fatalf("creating pod: %v", err)
+		}
+		// Other writers label the pod while the agent writes its status
+		// (the status patches must not conflict with them).
+		labelCtx, stopLabels := context.WithCancel(ctx)
+		labelsDone := make(chan int)
+		go func() {
+			n := 0
+			for labelCtx.Err() == nil {
+				patch := fmt.Sprintf(`{"metadata":{"labels":{"writer":"w%d"}}}`, n)
+				if _, err := client.CoreV1().Pods("default").Patch(labelCtx, "slow", types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err == nil {
+					n++
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			labelsDone <- n
+		}()
+		p := waitPod(t, client, "slow", "Running and Ready while its labels change", func(p *corev1.Pod) bool {
+			return p.Status.Phase == corev1.PodRunning && podReady(p) && p.Status.PodIP != ""
+		})
+		stopLabels()
+		if n := <-labelsDone; n == 0 {
+			t.Errorf("no label patch went through while the pod started")
+		}
+		checkRunningStatus(t, p)
+		// (This first kubectl also builds it, so the one during the
+		// grace period is quick.)
+		if out := cluster.MustKubectl(t, "get", "pods", "slow"); !hasTableRow(out, "slow", "Running") {
+			t.Errorf("kubectl get:\n%s\nwant slow Running", out)
+		}
+
+		// kubectl logs -f streams the running container's log and ends
+		// when the container exits.
+		logs, err := client.CoreV1().Pods("default").GetLogs("slow", &corev1.PodLogOptions{Container: "web", Follow: true}).Stream(ctx)
+		if err != nil {
+			t.Fatalf("logs -f: %v", err)
+		}
+		defer logs.Close()
+		logLines := make(chan string, 100)
+		go func() {
+			defer close(logLines)
+			r := bufio.NewReader(logs)
+			for {
+				line, err := r.ReadString('\n')
+				if line != "" {
+					logLines <- line
+				}
+				if err != nil {
+					return
+				}
+			}
+		}()
+		framework.WaitFor(t, 20*time.Second, "the followed log to reach 'listening on'", func() (bool, error) {
+			for {
+				select {
+				case line, ok := <-logLines:
+					if !ok {
+						return false, fmt.Errorf("logs -f ended while the container runs")
+					}
+					if strings.HasPrefix(line, "listening on") {
+						return true, nil
+					}
+				default:
+					return false, nil
+				}
+			}
+		})
+
+		w, err := client.CoreV1().Pods("default").Watch(ctx, metav1.ListOptions{
+			FieldSelector: fields.OneTermEqualSelector("metadata.name", "slow").String(), ResourceVersion: p.ResourceVersion})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Stop()
+		deleted := time.Now()
+		if err := client.CoreV1().Pods("default").Delete(ctx, "slow", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		// The preStop hook holds the container for 4 s: kubectl shows the
+		// pod Terminating meanwhile.
+		if out := cluster.MustKubectl(t, "get", "pods", "slow"); !hasTableRow(out, "slow", "Terminating") {
+			t.Errorf("kubectl get during the grace period:\n%s\nwant slow Terminating", out)
+		}
+		var last *corev1.Pod
+		timeout := time.After(40 * time.Second)
+	events:
+		for {
+			select {
+			case ev, ok := <-w.ResultChan():
+				if !ok {
+					t.Fatal("the watch ended before the pod was deleted")
+				}
+				if ev.Type == "DELETED" {
+					break events
+				}
+				if pod, ok := ev.Object.(*corev1.Pod); ok {
+					last = pod
+				}
+			case <-timeout:
+				t.Fatalf("pod slow not gone 40s after its deletion; last status %+v", statusOf(last))
+			}
+		}
+		t.Logf("delete -> gone: %v", time.Since(deleted).Round(time.Millisecond))
+		if last == nil || last.DeletionTimestamp == nil {
+			t.Fatalf("no update of the pod with a deletionTimestamp before it went: %+v", last)
+		}
+		cs := last.Status.ContainerStatuses
+		if len(cs) != 1 || cs[0].State.Terminated == nil || cs[0].Ready {
+			t.Fatalf("the pod's last container status %+v, want terminated and not ready", cs)
+		}
+		if term := cs[0].State.Terminated; term.Reason == "" || term.FinishedAt.IsZero() || term.ContainerID != cs[0].ContainerID {
+			t.Errorf("terminated state %+v, want a reason, a finish time and the container's id", term)
+		}
+		if podReady(last) || (last.Status.Phase != corev1.PodFailed && last.Status.Phase != corev1.PodSucceeded) {
+			t.Errorf("the pod's last status: phase %s, ready %v; want a terminal phase, not ready", last.Status.Phase, podReady(last))
+		}
+		t.Logf("final status: phase %s, container terminated %s (exit code %d)", last.Status.Phase, cs[0].State.Terminated.Reason, cs[0].State.Terminated.ExitCode)
+		// The sidecar stopped after the app (whose preStop hook took 4 s).
+		if ics := last.Status.InitContainerStatuses; len(ics) != 1 || ics[0].State.Terminated == nil ||
+			ics[0].State.Terminated.FinishedAt.Before(&cs[0].State.Terminated.FinishedAt) {
+			t.Errorf("sidecar status %+v, want terminated no earlier than the app (finished %v)", ics, cs[0].State.Terminated.FinishedAt)
+		} else {
+			t.Logf("app finished %v, sidecar finished %v", cs[0].State.Terminated.FinishedAt.Format(time.TimeOnly), ics[0].State.Terminated.FinishedAt.Format(time.TimeOnly))
+		}
+		// The follow ended with the container.
+		framework.WaitFor(t, 10*time.Second, "logs -f to end", func() (bool, error) {
+			for {
+				select {
+				case _, ok := <-logLines:
+					if !ok {
+						return true, nil
+					}
+				default:
+					return false, nil
+				}
+			}
+		})
 	})
 
 	t.Run("deletion releases the sandbox and IP", func(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
 
 	"github.com/navarch/navarch/internal/agent/prober"
 )
@@ -27,6 +28,13 @@ const maxHookBody = 10 << 10
 // period, whose remainder goes on), then SIGTERM and SIGKILL after what
 // is left of grace (never less than minimumGracePeriod).
 func (s *podSyncer) killContainer(ctx context.Context, pod *corev1.Pod, c *corev1.Container, id string, grace int64, message string) error {
+	return s.killContainerInOrder(ctx, pod, c, id, grace, message, nil)
+}
+
+// killContainerInOrder is killContainer, with c's SIGTERM held, after its
+// preStop hook, until order says it is c's turn (or grace is used up).
+// A nil order holds nothing.
+func (s *podSyncer) killContainerInOrder(ctx context.Context, pod *corev1.Pod, c *corev1.Container, id string, grace int64, message string, order *stopOrder) error {
 	if message == "" {
 		message = fmt.Sprintf("Stopping container %s", c.Name)
 	}
@@ -34,7 +42,14 @@ func (s *podSyncer) killContainer(ctx context.Context, pod *corev1.Pod, c *corev
 	if c.Lifecycle != nil && c.Lifecycle.PreStop != nil && grace > 0 {
 		grace -= s.runPreStop(ctx, pod, c, id, grace)
 	}
-	return s.runtime.StopContainer(ctx, id, max(grace, minimumGracePeriod))
+	if order != nil && grace > 0 {
+		grace = order.waitTurn(ctx, s.clock, c.Name, grace)
+	}
+	err := s.runtime.StopContainer(ctx, id, max(grace, minimumGracePeriod))
+	if order != nil {
+		order.stopped(c.Name)
+	}
+	return err
 }
 
 // runPreStop runs c's preStop hook for at most grace seconds and
@@ -153,43 +168,43 @@ func (s *podSyncer) podIP(ctx context.Context, pod *corev1.Pod) string {
 	return state.sandboxIP()
 }
 
-// killContainers stops the running ones of a pod's runtime containers,
-// each with grace seconds from its preStop hook to SIGKILL: the app
-// containers (and regular init containers) together, then the sidecars
-// one by one in reverse spec order, each with what is left of grace, so
-// sidecars outlive what they serve, as the kubelet orders them. When pod
-// is nil (its object is gone) they all stop together, without hooks or
-// events.
+// killContainers stops the running ones of a pod's runtime containers
+// within grace seconds, as the kubelet orders a pod's termination: every
+// container gets its Killing event and runs its preStop hook at once;
+// the app containers (and regular init containers) are then stopped,
+// while each sidecar waits, after its hook, until the app containers and
+// the sidecars after it in the spec have stopped (so sidecars stop in
+// reverse order and outlive what they serve), with what is left of
+// grace. When pod is nil (its object is gone) they all stop together,
+// without hooks or events.
 func (s *podSyncer) killContainers(ctx context.Context, pod *corev1.Pod, containers []*runtimeapi.Container, grace int64) error {
 	type victim struct {
 		spec *corev1.Container
 		id   string
 	}
-	var main []victim
-	sidecars := map[string]victim{}
+	var victims []victim
+	running := map[string]bool{}
 	for _, rc := range containers {
 		if rc.State == runtimeapi.ContainerState_CONTAINER_EXITED {
 			continue
 		}
 		name := rc.GetMetadata().GetName()
 		v := victim{spec: &corev1.Container{Name: name}, id: rc.Id}
-		if pod == nil {
-			main = append(main, v)
-			continue
+		if pod != nil {
+			if spec := specOf(pod, name); spec != nil {
+				v.spec = spec
+			}
 		}
-		if spec := specOf(pod, name); spec != nil {
-			v.spec = spec
-		}
-		if isSidecar(v.spec) {
-			sidecars[name] = v
-		} else {
-			main = append(main, v)
-		}
+		victims = append(victims, v)
+		running[name] = true
 	}
-	start := s.clock.Now()
+	var order *stopOrder
+	if pod != nil {
+		order = newStopOrder(pod, running)
+	}
 	var wg sync.WaitGroup
-	errs := make(chan error, len(main))
-	for _, v := range main {
+	errs := make(chan error, len(victims))
+	for _, v := range victims {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -197,7 +212,7 @@ func (s *podSyncer) killContainers(ctx context.Context, pod *corev1.Pod, contain
 				errs <- s.runtime.StopContainer(ctx, v.id, grace)
 				return
 			}
-			errs <- s.killContainer(ctx, pod, v.spec, v.id, grace, "")
+			errs <- s.killContainerInOrder(ctx, pod, v.spec, v.id, grace, "", order)
 		}()
 	}
 	wg.Wait()
@@ -207,20 +222,82 @@ func (s *podSyncer) killContainers(ctx context.Context, pod *corev1.Pod, contain
 			return err
 		}
 	}
-	if pod == nil {
-		return nil
+	return nil
+}
+
+// stopOrder holds a pod's sidecars back while it terminates: a sidecar
+// is stopped once every app container and every sidecar after it in the
+// spec has stopped. Its methods may be called concurrently.
+type stopOrder struct {
+	// done has a channel per app container and init container, closed
+	// once that container has stopped (at once if it was not running).
+	done map[string]chan struct{}
+	// waitsFor lists, per sidecar, the channels of the containers it
+	// stops after.
+	waitsFor map[string][]chan struct{}
+	// once closes each channel once.
+	once map[string]*sync.Once
+}
+
+// newStopOrder returns the stop order of pod's containers; running holds
+// the names of those still running.
+func newStopOrder(pod *corev1.Pod, running map[string]bool) *stopOrder {
+	o := &stopOrder{done: map[string]chan struct{}{}, waitsFor: map[string][]chan struct{}{}, once: map[string]*sync.Once{}}
+	add := func(name string) chan struct{} {
+		ch := make(chan struct{})
+		o.done[name], o.once[name] = ch, &sync.Once{}
+		if !running[name] {
+			o.stopped(name)
+		}
+		return ch
 	}
-	for _, c := range slices.Backward(pod.Spec.InitContainers) {
-		v, ok := sidecars[c.Name]
-		if !ok {
+	var apps []chan struct{}
+	for _, c := range pod.Spec.Containers {
+		apps = append(apps, add(c.Name))
+	}
+	var later chan struct{}
+	for i := len(pod.Spec.InitContainers) - 1; i >= 0; i-- {
+		c := &pod.Spec.InitContainers[i]
+		ch := add(c.Name)
+		if !isSidecar(c) {
 			continue
 		}
-		left := grace - int64(s.clock.Since(start)/time.Second)
-		if err := s.killContainer(ctx, pod, v.spec, v.id, left, ""); err != nil {
-			return err
+		o.waitsFor[c.Name] = slices.Clone(apps)
+		if later != nil {
+			o.waitsFor[c.Name] = append(o.waitsFor[c.Name], later)
+		}
+		later = ch
+	}
+	return o
+}
+
+// waitTurn blocks until it is name's turn to stop, for at most grace
+// seconds, and returns what is left of grace (0 when it ran out).
+func (o *stopOrder) waitTurn(ctx context.Context, clk clock.Clock, name string, grace int64) int64 {
+	prereqs := o.waitsFor[name]
+	if len(prereqs) == 0 {
+		return grace
+	}
+	start := clk.Now()
+	timer := clk.NewTimer(time.Duration(grace) * time.Second)
+	defer timer.Stop()
+	for _, ch := range prereqs {
+		select {
+		case <-ch:
+		case <-timer.C():
+			return 0
+		case <-ctx.Done():
+			return 0
 		}
 	}
-	return nil
+	return max(grace-int64(clk.Since(start)/time.Second), 0)
+}
+
+// stopped records that name has stopped.
+func (o *stopOrder) stopped(name string) {
+	if once, ok := o.once[name]; ok {
+		once.Do(func() { close(o.done[name]) })
+	}
 }
 
 // stopSidecars stops what still runs in a pod that has finished (its

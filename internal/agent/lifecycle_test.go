@@ -592,3 +592,75 @@ func TestSyncPodFailedHooks(t *testing.T) {
 		t.Errorf("%d sandboxes left after a failed preStop hook, want 0", len(sandboxes))
 	}
 }
+
+// TestSyncPodDeletionStopsSidecarsLast: on deletion every container's
+// preStop hook starts at once (a sidecar's runs while the app drains);
+// the app is stopped first, then the sidecars in reverse spec order.
+func TestSyncPodDeletionStopsSidecarsLast(t *testing.T) {
+	h := newSyncHarness(t)
+	h.runtime.AddImage("localhost/app:1")
+	drain := &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: []string{"/drain"}}}}
+	pod := h.createPod(testPod("mesh", func(p *corev1.Pod) {
+		p.Spec.InitContainers = []corev1.Container{
+			{Name: "proxy", Image: "localhost/app:1", RestartPolicy: ptr.To(corev1.ContainerRestartPolicyAlways), Lifecycle: drain},
+			{Name: "log", Image: "localhost/app:1", RestartPolicy: ptr.To(corev1.ContainerRestartPolicyAlways), Lifecycle: drain},
+		}
+		p.Spec.Containers[0].Lifecycle = drain
+	}))
+	// Each sync starts one more container, sidecars first.
+	var after *corev1.Pod
+	for range 3 {
+		after, _ = h.sync(pod)
+	}
+	if after.Status.ContainerStatuses[0].State.Running == nil {
+		t.Fatalf("app not running: %+v", after.Status.ContainerStatuses[0])
+	}
+	// The app's hook ends only once both sidecars' hooks have started
+	// (or after 5 s of real time, which fails the test).
+	var mu sync.Mutex
+	started := map[string]bool{}
+	sidecarsHooked := make(chan struct{})
+	released := false
+	h.runtime.SetExec(func(_, name string, _ []string, _ time.Duration) (*runtimeapi.ExecSyncResponse, error) {
+		mu.Lock()
+		started[name] = true
+		if started["proxy"] && started["log"] && name != "app" {
+			select {
+			case <-sidecarsHooked:
+			default:
+				close(sidecarsHooked)
+			}
+		}
+		mu.Unlock()
+		if name == "app" {
+			select {
+			case <-sidecarsHooked:
+				mu.Lock()
+				released = true
+				mu.Unlock()
+			case <-time.After(5 * time.Second):
+			}
+		}
+		return &runtimeapi.ExecSyncResponse{}, nil
+	})
+	h.runtime.ResetCalls()
+	deleting := after.DeepCopy()
+	deleting.DeletionTimestamp = &metav1.Time{Time: h.clock.Now()}
+	if _, err := h.syncer.syncPod(context.Background(), deleting); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !released {
+		t.Errorf("the sidecars' preStop hooks did not run while the app's ran (calls %q)", h.runtime.Calls())
+	}
+	var stops []string
+	for _, c := range h.runtime.Calls() {
+		if name, ok := strings.CutPrefix(c, "StopContainer "); ok {
+			stops = append(stops, name)
+		}
+	}
+	if want := []string{"app", "log", "proxy"}; !slices.Equal(stops, want) {
+		t.Errorf("containers stopped in order %q, want %q", stops, want)
+	}
+}

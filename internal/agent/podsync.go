@@ -9,7 +9,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -86,6 +85,9 @@ type podSyncer struct {
 	// message). Guarded by mu.
 	waiting map[types.UID]map[string]waitingReason
 	pullErr map[types.UID]map[string]string
+	// written holds, per pod, the pod as the API returned it after the
+	// agent's last status write (see latestPod). Guarded by mu.
+	written map[types.UID]statusWrite
 }
 
 // init fills the syncer's maps and defaults; call it once on a syncer
@@ -93,6 +95,7 @@ type podSyncer struct {
 func (s *podSyncer) init() *podSyncer {
 	s.waiting = map[types.UID]map[string]waitingReason{}
 	s.pullErr = map[types.UID]map[string]string{}
+	s.written = map[types.UID]statusWrite{}
 	if s.backoff == nil {
 		s.backoff = newBackoff()
 	}
@@ -125,6 +128,7 @@ func (r *syncResult) requeue(after time.Duration) {
 // pod's status. For a pod being deleted it kills the pod and deletes the
 // pod object. Errors are transient (API or runtime); the caller retries.
 func (s *podSyncer) syncPod(ctx context.Context, pod *corev1.Pod) (syncResult, error) {
+	pod = s.latestPod(pod)
 	if pod.DeletionTimestamp != nil {
 		return syncResult{}, s.terminatePod(ctx, pod)
 	}
@@ -457,14 +461,24 @@ func (s *podSyncer) ensureImage(ctx context.Context, pod *corev1.Pod, c *corev1.
 // terminatePod kills a pod being deleted (preStop hooks, SIGTERM,
 // SIGKILL when its grace period ends), removes its sandboxes, then
 // deletes the pod object with grace 0, which is what lets the API server
-// forget it.
+// forget it. As the kubelet, it keeps the pod's status current while the
+// pod terminates: the status as the containers stand before they are
+// killed, then the final one (containers terminated with their exit
+// codes and reasons, not ready, a terminal phase) before the object is
+// deleted.
 func (s *podSyncer) terminatePod(ctx context.Context, pod *corev1.Pod) error {
 	s.probes.RemovePod(pod.UID)
 	grace := gracePeriod(pod)
 	if pod.DeletionGracePeriodSeconds != nil {
 		grace = max(*pod.DeletionGracePeriodSeconds, minimumGracePeriod)
 	}
+	if err := s.writeRuntimeStatus(ctx, pod, false); err != nil {
+		return err
+	}
 	if err := s.stopSandboxes(ctx, pod.UID, grace, pod); err != nil {
+		return err
+	}
+	if err := s.writeRuntimeStatus(ctx, s.latestPod(pod), true); err != nil {
 		return err
 	}
 	if err := s.removeSandboxes(ctx, pod.UID); err != nil {
@@ -482,6 +496,19 @@ func (s *podSyncer) terminatePod(ctx context.Context, pod *corev1.Pod) error {
 		return fmt.Errorf("agent: deleting pod %s/%s: %w", pod.Namespace, pod.Name, err)
 	}
 	return nil
+}
+
+// writeRuntimeStatus writes the status of a terminating pod as the
+// runtime holds it, with the waiting reasons of the pod's last sync;
+// finished says its containers have been stopped for good.
+func (s *podSyncer) writeRuntimeStatus(ctx context.Context, pod *corev1.Pod, finished bool) error {
+	state, err := s.runtimeState(ctx, pod.UID)
+	if err != nil {
+		return err
+	}
+	status := computePodStatus(pod, statusInput{state: state, waiting: s.lastWaiting(pod.UID), hostIP: s.hostIP,
+		runtimeName: s.runtimeName, now: s.clock.Now(), finished: finished})
+	return s.writeStatus(ctx, pod, status)
 }
 
 // cleanupPod removes what the runtime holds for a pod whose object is
@@ -606,23 +633,6 @@ func (s *podSyncer) runtimeState(ctx context.Context, uid types.UID) (runtimeSta
 	return state, nil
 }
 
-// writeStatus updates the pod's status if it changed.
-func (s *podSyncer) writeStatus(ctx context.Context, pod *corev1.Pod, status corev1.PodStatus) error {
-	if apiequality.Semantic.DeepEqual(pod.Status, status) {
-		return nil
-	}
-	updated := pod.DeepCopy()
-	updated.Status = status
-	_, err := s.client.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, updated, metav1.UpdateOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("agent: updating status of pod %s/%s: %w", pod.Namespace, pod.Name, err)
-	}
-	return nil
-}
-
 func (s *podSyncer) event(obj any, eventType, reason, format string, args ...any) {
 	if s.recorder == nil {
 		return
@@ -667,6 +677,13 @@ func (s *podSyncer) setWaiting(uid types.UID, waiting map[string]waitingReason) 
 	s.waiting[uid] = waiting
 }
 
+// lastWaiting returns the waiting reasons of the pod's last sync.
+func (s *podSyncer) lastWaiting(uid types.UID) map[string]waitingReason {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.waiting[uid]
+}
+
 func (s *podSyncer) setPullError(uid types.UID, container, msg string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -688,6 +705,7 @@ func (s *podSyncer) forget(uid types.UID) {
 	s.mu.Lock()
 	delete(s.waiting, uid)
 	delete(s.pullErr, uid)
+	delete(s.written, uid)
 	s.mu.Unlock()
 	s.backoff.forgetPrefix(string(uid) + "/")
 }

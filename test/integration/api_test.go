@@ -546,3 +546,80 @@ func TestScaleSubresource(t *testing.T) {
 		t.Fatalf("generation after a spec change = %d, want 2", got.Generation)
 	}
 }
+
+// TestPodStatusStrategicMergePatch: the node agent writes pod status as
+// the kubelet does, a strategic merge patch of pods/status carrying the
+// pod's UID: conditions merge by type, the pod's metadata is untouched,
+// a stale view of the pod does not conflict, and a UID that is not the
+// stored pod's (the pod was recreated under the same name) conflicts.
+func TestPodStatusStrategicMergePatch(t *testing.T) {
+	c := framework.StartInProcess(t, framework.Options{})
+	client := c.Client(t)
+	ctx := context.Background()
+	pods := client.CoreV1().Pods("default")
+	pod, err := pods.Create(ctx, &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "p", Labels: map[string]string{"app": "p"}},
+		Spec:       corev1.PodSpec{NodeName: "n1", Containers: []corev1.Container{{Name: "c", Image: "i"}}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Someone else writes a condition of their own and a label; the
+	// patches below are computed from the pod as created.
+	other := pod.DeepCopy()
+	other.Status.Conditions = append(other.Status.Conditions, corev1.PodCondition{Type: "example.com/gate", Status: corev1.ConditionTrue})
+	if other, err = pods.UpdateStatus(ctx, other, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	other.Labels["writer"] = "other"
+	if _, err = pods.Update(ctx, other, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	patch := fmt.Sprintf(`{"metadata":{"uid":%q},"status":{"phase":"Running","conditions":[{"type":"Ready","status":"True"}],`+
+		`"containerStatuses":[{"name":"c","image":"i","imageID":"","ready":true,"restartCount":0,"state":{"running":{}}}]}}`, pod.UID)
+	got, err := pods.Patch(ctx, "p", types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{}, "status")
+	if err != nil {
+		t.Fatalf("status patch with the pod's UID: %v", err)
+	}
+	if got.Status.Phase != corev1.PodRunning || len(got.Status.ContainerStatuses) != 1 {
+		t.Errorf("status after the patch: %+v", got.Status)
+	}
+	seen := map[corev1.PodConditionType]bool{}
+	for _, cond := range got.Status.Conditions {
+		seen[cond.Type] = true
+	}
+	if !seen[corev1.PodReady] || !seen["example.com/gate"] {
+		t.Errorf("conditions %+v, want Ready added and the other writer's kept", got.Status.Conditions)
+	}
+	if got.Labels["writer"] != "other" {
+		t.Errorf("labels %v, want the other writer's kept", got.Labels)
+	}
+
+	// The pod is deleted and recreated under the same name: the old
+	// pod's status patch conflicts and changes nothing.
+	if err := pods.Delete(ctx, "p", metav1.DeleteOptions{GracePeriodSeconds: ptr.To(int64(0))}); err != nil {
+		t.Fatal(err)
+	}
+	framework.WaitFor(t, 10*time.Second, "pod p gone", func() (bool, error) {
+		_, err := pods.Get(ctx, "p", metav1.GetOptions{})
+		return apierrors.IsNotFound(err), nil
+	})
+	recreated, err := pods.Create(ctx, &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "p"},
+		Spec:       corev1.PodSpec{NodeName: "n1", Containers: []corev1.Container{{Name: "c", Image: "i"}}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pods.Patch(ctx, "p", types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{}, "status"); !apierrors.IsConflict(err) {
+		t.Fatalf("status patch with the old pod's UID: got %v, want Conflict", err)
+	}
+	after, err := pods.Get(ctx, "p", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.UID != recreated.UID || after.Status.Phase == corev1.PodRunning || after.ResourceVersion != recreated.ResourceVersion {
+		t.Errorf("the recreated pod changed: %+v", after)
+	}
+}

@@ -50,6 +50,10 @@
 //   - auth.go: the serving certificate, the TLS config, the caller check.
 //   - logs.go: /containerLogs: options, which container's log file.
 //   - logreader.go: reading the CRI log format (follow, tail, since,
-//     timestamps, limit, stream selection).
+//     timestamps, limit, stream selection). A follow ends when its
+//     container exits, and goes on across a rotation of the file.
+//   - logwatch*.go: how a follow waits for more: an inotify watch of the
+//     log directory (golang.org/x/sys/unix), or polling where inotify
+//     is unavailable.
 //   - streams.go: /exec, /attach, /portForward.
 package nodeapi

@@ -92,11 +92,13 @@ type logOptions struct {
 // false and the file is drained.
 type logFollower func(ctx context.Context) bool
 
-// Polling intervals of a followed read: the file for new data, the
-// runtime for the container's end.
-const (
-	pollInterval    = 100 * time.Millisecond
+// Intervals of a followed read: how often it asks the runtime whether
+// the container still runs, and how often it looks at the file for new
+// data when inotify is not available (with inotify, a write wakes it at
+// once). Tests change them.
+var (
 	runningInterval = 500 * time.Millisecond
+	pollInterval    = 100 * time.Millisecond
 )
 
 // errLimitReached ends a read at limitBytes.
@@ -158,7 +160,10 @@ func (lw *logWriter) write(e logEntry) error {
 // readLogs copies the CRI log file at path to w as opts say. With
 // opts.follow it keeps reading as the file grows (and reopens path when
 // the file was rotated, replaced by a new one) until ctx ends or running
-// reports the container stopped and the file is drained. flush is called
+// reports the container stopped and the file is drained, as the
+// kubelet's follow ends with the container it follows (a restart is a
+// new container, with a new file). It waits for data on an inotify
+// watch of the file's directory, polling where inotify is unavailable. flush is called
 // whenever the reader has caught up with the file (nil: never). Lines
 // that are not in the CRI format are skipped.
 func readLogs(ctx context.Context, path string, opts logOptions, w io.Writer, flush func(), running logFollower) error {
@@ -167,6 +172,13 @@ func readLogs(ctx context.Context, path string, opts logOptions, w io.Writer, fl
 		return fmt.Errorf("nodeapi: opening log file: %w", err)
 	}
 	defer func() { f.Close() }()
+	var waiter logWaiter
+	if opts.follow {
+		// Watching starts before the first read, so nothing written
+		// after it goes unnoticed.
+		waiter = newWaiter(path)
+		defer waiter.close()
+	}
 	if opts.tailLines != nil {
 		start, err := tailStart(f, *opts.tailLines)
 		if err != nil {
@@ -230,10 +242,9 @@ func readLogs(ctx context.Context, path string, opts logOptions, w io.Writer, fl
 				continue
 			}
 		}
-		select {
-		case <-ctx.Done():
+		waiter.wait(ctx, max(time.Until(lastRunningCheck.Add(runningInterval)), time.Millisecond))
+		if ctx.Err() != nil {
 			return nil
-		case <-time.After(pollInterval):
 		}
 	}
 }

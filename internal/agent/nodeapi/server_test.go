@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -34,6 +35,8 @@ type stubRuntime struct {
 }
 
 func (s *stubRuntime) ContainerStatus(_ context.Context, id string) (*runtimeapi.ContainerStatus, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if st, ok := s.statuses[id]; ok {
 		return st, nil
 	}
@@ -48,6 +51,15 @@ func (s *stubRuntime) ListPodSandbox(_ context.Context, filter *runtimeapi.PodSa
 		}
 	}
 	return out, nil
+}
+
+// setState changes container id's state (the status is replaced, not
+// changed, so callers holding the old one see no change under them).
+func (s *stubRuntime) setState(id string, state runtimeapi.ContainerState) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.statuses[id]
+	s.statuses[id] = &runtimeapi.ContainerStatus{Id: old.Id, State: state, LogPath: old.LogPath}
 }
 
 func (s *stubRuntime) record(req any) {
@@ -425,5 +437,67 @@ func TestStreamErrors(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "Upgrade request required") {
 		t.Errorf("exec without upgrade: %d %q", resp.StatusCode, body)
+	}
+}
+
+// TestContainerLogsFollowEndsWithTheContainer: kubectl logs -f streams
+// the lines a running container writes, and ends when the container
+// exits, without the log of the container that replaces it.
+func TestContainerLogsFollowEndsWithTheContainer(t *testing.T) {
+	dir := t.TempDir()
+	first := filepath.Join(dir, "0.log")
+	if err := os.WriteFile(first, []byte(criLine(at(0), "stdout", "F", "one")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rt := &stubRuntime{statuses: map[string]*runtimeapi.ContainerStatus{
+		"cur": {Id: "cur", State: runtimeapi.ContainerState_CONTAINER_RUNNING, LogPath: first},
+	}}
+	env := startEnv(t, map[string]*corev1.Pod{"default/web": logPod()}, rt, nil)
+	resp, err := env.apiserver.Get(env.url + "/containerLogs/default/web/app?follow=true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	lines := make(chan string, 10)
+	go func() {
+		defer close(lines)
+		r := bufio.NewReader(resp.Body)
+		for {
+			line, err := r.ReadString('\n')
+			if line != "" {
+				lines <- line
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	next := func(what string) (string, bool) {
+		t.Helper()
+		select {
+		case line, ok := <-lines:
+			return line, ok
+		case <-time.After(10 * time.Second):
+			t.Fatalf("timed out waiting for %s", what)
+			return "", false
+		}
+	}
+	if line, _ := next("the first line"); line != "one\n" {
+		t.Fatalf("first line %q, want %q", line, "one\n")
+	}
+	appendLog(t, first, criLine(at(1), "stdout", "F", "two"))
+	if line, _ := next("a line written while following"); line != "two\n" {
+		t.Fatalf("next line %q, want %q", line, "two\n")
+	}
+	// The container exits after a last line; the restarted one logs to
+	// the next file.
+	appendLog(t, first, criLine(at(2), "stdout", "F", "three"))
+	appendLog(t, filepath.Join(dir, "1.log"), criLine(at(3), "stdout", "F", "restarted"))
+	rt.setState("cur", runtimeapi.ContainerState_CONTAINER_EXITED)
+	if line, _ := next("the exited container's last line"); line != "three\n" {
+		t.Fatalf("next line %q, want %q", line, "three\n")
+	}
+	if line, ok := next("the end of the follow"); ok {
+		t.Fatalf("got %q after the container exited, want the follow to end", line)
 	}
 }
