@@ -85,7 +85,7 @@ func main() {
 	flag.DurationVar(&o.interval, "interval", 0, "pace the timed creates this far apart (0: as fast as the creators go, a burst)")
 	flag.StringVar(&o.profile, "profile", "", "write the agent's heap profile and a 20 s cpu profile, taken after the idle sampling, to this directory")
 	flag.BoolVar(&o.idleOnly, "idle-only", false, "skip the timed startup and the bare CRI runs: only the idle figures with -idle-pods running")
-	flag.Func("agent-env", "NAME=VALUE added to the agent's environment (repeatable), e.g. GODEBUG=madvdontneed=1 or GOGC=50", func(v string) error {
+	flag.Func("agent-env", "NAME=VALUE added to the agent's environment (repeatable), e.g. GOGC=50", func(v string) error {
 		if !strings.Contains(v, "=") {
 			return fmt.Errorf("want NAME=VALUE")
 		}
