@@ -68,6 +68,9 @@ client certificate is served there, checked against the cluster CA: the
 the API server publishes in kube-system/kube-root-ca.crt.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if gcPercent <= 0 {
+				return fmt.Errorf("agent: --gc-percent %d: want a positive percentage", gcPercent)
+			}
 			if cleanup {
 				// Pods are gone with their sandboxes when containerd stops;
 				// what stays on the host is the proxy's table and the

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"runtime/debug"
+	"strings"
 	"testing"
 )
 
@@ -28,5 +29,17 @@ func TestSetAgentGCPercent(t *testing.T) {
 	setAgentGCPercent(defaultAgentGCPercent, withGOGC, func(int) int { called = true; return 100 })
 	if called {
 		t.Error("setAgentGCPercent overrode GOGC from the environment")
+	}
+}
+
+func TestAgentGCPercentFlag(t *testing.T) {
+	for _, value := range []string{"0", "-1"} {
+		env, _, stderr := testEnvironment(nil)
+		if code := run([]string{"navarch", "agent", "--gc-percent", value}, env); code != 1 {
+			t.Errorf("--gc-percent %s: exit code %d, want 1", value, code)
+		}
+		if want := "--gc-percent " + value + ": want a positive percentage"; !strings.Contains(stderr.String(), want) {
+			t.Errorf("--gc-percent %s: stderr = %q, want it to contain %q", value, stderr, want)
+		}
 	}
 }
