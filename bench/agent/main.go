@@ -56,6 +56,7 @@ const (
 
 type options struct {
 	binary          string
+	agentBinary     string
 	pods, idlePods  int
 	creators        int
 	bind            bool
@@ -64,11 +65,14 @@ type options struct {
 	timeout         time.Duration
 	profile         string
 	interval        time.Duration
+	idleOnly        bool
+	agentEnv        []string
 }
 
 func main() {
 	var o options
 	flag.StringVar(&o.binary, "navarch", "_output/navarch", "navarch binary whose server and agent to run")
+	flag.StringVar(&o.agentBinary, "agent-navarch", "", "navarch binary to run the agent from (default: -navarch), e.g. one built with -tags agentonly")
 	flag.IntVar(&o.pods, "pods", 50, "pods whose startup is timed (and as many bare CRI pods)")
 	flag.IntVar(&o.idlePods, "idle-pods", 30, "pods running while the agent's idle memory and CPU are sampled")
 	flag.IntVar(&o.creators, "creators", 5, "concurrent clients creating pods (and concurrent bare CRI starts)")
@@ -80,7 +84,18 @@ func main() {
 	flag.DurationVar(&o.timeout, "timeout", 3*time.Minute, "give up waiting for pods after this long")
 	flag.DurationVar(&o.interval, "interval", 0, "pace the timed creates this far apart (0: as fast as the creators go, a burst)")
 	flag.StringVar(&o.profile, "profile", "", "write the agent's heap profile and a 20 s cpu profile, taken after the idle sampling, to this directory")
+	flag.BoolVar(&o.idleOnly, "idle-only", false, "skip the timed startup and the bare CRI runs: only the idle figures with -idle-pods running")
+	flag.Func("agent-env", "NAME=VALUE added to the agent's environment (repeatable), e.g. GOGC=50", func(v string) error {
+		if !strings.Contains(v, "=") {
+			return fmt.Errorf("want NAME=VALUE")
+		}
+		o.agentEnv = append(o.agentEnv, v)
+		return nil
+	})
 	flag.Parse()
+	if o.agentBinary == "" {
+		o.agentBinary = o.binary
+	}
 	if os.Geteuid() != 0 {
 		fmt.Fprintln(os.Stderr, "bench: needs root (containerd, pod networking, nftables)")
 		os.Exit(1)
@@ -155,6 +170,29 @@ func run(ctx context.Context, o options) (err error) {
 		return err
 	}
 
+	if !o.idleOnly {
+		if err := e.startupFigures(ctx); err != nil {
+			return err
+		}
+	}
+
+	// 3. Idle with pods running.
+	if _, err := e.startPods(ctx, "idle", o.idlePods, 0); err != nil {
+		return err
+	}
+	if err := e.idle(ctx); err != nil {
+		return err
+	}
+	if err := e.deletePods(ctx, "idle"); err != nil {
+		return err
+	}
+	return nil
+}
+
+// startupFigures times pod startup through the agent, then the same pods
+// through bare CRI calls.
+func (e *env) startupFigures(ctx context.Context) error {
+	o := e.o
 	// 1. Pod startup through the agent.
 	agentLat, err := e.startPods(ctx, "start", o.pods, o.interval)
 	if err != nil {
@@ -189,17 +227,6 @@ func run(ctx context.Context, o options) (err error) {
 		fmt.Printf("  ratio agent / bare CRI (%d in flight): p50 %.2f, p99 %.2f, all-in %.2f\n", concurrency,
 			ratio(pct(agentLat.total, 50), pct(bare, 50)), ratio(pct(agentLat.total, 99), pct(bare, 99)), ratio(agentLat.wall, wall))
 	}
-
-	// 3. Idle with pods running.
-	if _, err := e.startPods(ctx, "idle", o.idlePods, 0); err != nil {
-		return err
-	}
-	if err := e.idle(ctx); err != nil {
-		return err
-	}
-	if err := e.deletePods(ctx, "idle"); err != nil {
-		return err
-	}
 	return nil
 }
 
@@ -210,16 +237,20 @@ func (e *env) binding() string {
 	return "bound by the server's scheduler"
 }
 
-// command starts binary args with output to a log file under dir, in a
+// command starts binary with args, output to a log file under dir, in a
 // process group of its own (an interrupt reaches only this program, which
 // stops the children in order), and killed if this program dies.
-func (e *env) command(name string, args ...string) (*exec.Cmd, error) {
+// extraEnv is added to the environment it inherits.
+func (e *env) command(binary, name string, extraEnv []string, args ...string) (*exec.Cmd, error) {
 	logPath := filepath.Join(e.dir, name+".log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(e.o.binary, args...)
+	cmd := exec.Command(binary, args...)
+	if len(extraEnv) > 0 {
+		cmd.Env = append(os.Environ(), extraEnv...)
+	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	e.logs = append(e.logs, logPath)
@@ -237,7 +268,7 @@ func (e *env) startServer(ctx context.Context) error {
 		return err
 	}
 	serverDir := filepath.Join(e.dir, "server")
-	e.server, err = e.command("server", "server", "--no-agent", "--data-dir", serverDir,
+	e.server, err = e.command(e.o.binary, "server", nil, "server", "--no-agent", "--data-dir", serverDir,
 		"--bind-address", "127.0.0.1", "--port", strconv.Itoa(port), "--advertise-address", "127.0.0.1")
 	if err != nil {
 		return err
@@ -270,7 +301,7 @@ func (e *env) startAgent(ctx context.Context) error {
 		e.profilingAddress = fmt.Sprintf("127.0.0.1:%d", port)
 		args = append(args, "--profiling-address", e.profilingAddress)
 	}
-	e.agent, err = e.command("agent", args...)
+	e.agent, err = e.command(e.o.agentBinary, "agent", e.o.agentEnv, args...)
 	if err != nil {
 		return err
 	}
@@ -683,6 +714,13 @@ func (e *env) idle(ctx context.Context) error {
 		mean(ctrdRSS), maxOf(ctrdRSS), 100*(c1-c0)/wall)
 	anon, file := rssParts(agentPID)
 	fmt.Printf("  agent RSS now: %.1f MiB anonymous, %.1f MiB file-backed (its binary's pages)\n", anon, file)
+	if parts := rssByMapping(agentPID); len(parts) > 0 {
+		fmt.Printf("  agent RSS by mapping (/proc/%d/smaps):", agentPID)
+		for _, p := range parts {
+			fmt.Printf(" %s %.1f MiB;", p.name, p.mib)
+		}
+		fmt.Println()
+	}
 	fmt.Printf("  (%d cores; the shims and pods are not counted)\n", runtime.NumCPU())
 	if e.o.profile != "" {
 		if err := e.saveProfiles(ctx); err != nil {
@@ -692,13 +730,14 @@ func (e *env) idle(ctx context.Context) error {
 	return nil
 }
 
-// saveProfiles fetches the agent's heap profile and a 20 s cpu profile
-// into o.profile.
+// saveProfiles fetches the agent's heap profile (also as text, which
+// ends with the runtime's memory statistics) and a 20 s cpu profile into
+// o.profile.
 func (e *env) saveProfiles(ctx context.Context) error {
 	if err := os.MkdirAll(e.o.profile, 0o755); err != nil {
 		return err
 	}
-	for name, path := range map[string]string{"heap.pprof": "/debug/pprof/heap", "cpu.pprof": "/debug/pprof/profile?seconds=20"} {
+	for name, path := range map[string]string{"heap.pprof": "/debug/pprof/heap", "memstats.txt": "/debug/pprof/heap?debug=1", "cpu.pprof": "/debug/pprof/profile?seconds=20"} {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+e.profilingAddress+path, nil)
 		if err != nil {
 			return err
@@ -716,7 +755,7 @@ func (e *env) saveProfiles(ctx context.Context) error {
 			return err
 		}
 	}
-	fmt.Printf("  agent profiles written to %s (go tool pprof %s)\n", e.o.profile, e.o.binary)
+	fmt.Printf("  agent profiles written to %s (go tool pprof %s)\n", e.o.profile, e.o.agentBinary)
 	return nil
 }
 
@@ -740,6 +779,68 @@ func rssParts(pid int) (anon, file float64) {
 		}
 	}
 	return anon, file
+}
+
+// mappingRSS is the resident memory of a kind of mapping.
+type mappingRSS struct {
+	name string
+	mib  float64
+}
+
+// rssByMapping sums the Rss of a process's mappings from
+// /proc/<pid>/smaps by kind: the executable's text, read-only data and
+// data (by permissions; the binary is static), its heap and anonymous
+// memory (Go's heap and stacks), and the rest; largest first.
+func rssByMapping(pid int) []mappingRSS {
+	exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps", pid))
+	if err != nil {
+		return nil
+	}
+	sums := map[string]float64{}
+	kind := ""
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		if !strings.HasSuffix(f[0], ":") {
+			// A mapping's header: range perms offset dev inode [path].
+			path := ""
+			if len(f) >= 6 {
+				path = f[5]
+			}
+			perms := ""
+			if len(f) >= 2 {
+				perms = f[1]
+			}
+			switch {
+			case path == exe && strings.Contains(perms, "x"):
+				kind = "binary text"
+			case path == exe && strings.Contains(perms, "w"):
+				kind = "binary data"
+			case path == exe:
+				kind = "binary rodata"
+			case path == "" || path == "[heap]":
+				kind = "anonymous"
+			default:
+				kind = "other " + path
+			}
+			continue
+		}
+		if f[0] == "Rss:" && len(f) >= 2 {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			sums[kind] += kb / 1024
+		}
+	}
+	parts := make([]mappingRSS, 0, len(sums))
+	for name, mib := range sums {
+		if mib >= 0.05 {
+			parts = append(parts, mappingRSS{name, mib})
+		}
+	}
+	sort.Slice(parts, func(i, j int) bool { return parts[i].mib > parts[j].mib })
+	return parts
 }
 
 // cleanup removes everything run started, whatever state it reached: the
@@ -768,7 +869,7 @@ func (e *env) cleanup() error {
 		if err := stopProcess(e.agent.Process, e.agentExited, 30*time.Second); err != nil {
 			errs = append(errs, "agent: "+err.Error())
 		}
-		out, err := exec.CommandContext(ctx, e.o.binary, "agent", "--cleanup", "--bridge", e.o.bridge).CombinedOutput()
+		out, err := exec.CommandContext(ctx, e.o.agentBinary, "agent", "--cleanup", "--bridge", e.o.bridge).CombinedOutput()
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("navarch agent --cleanup: %v: %s", err, out))
 		}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -38,6 +39,7 @@ func newAgentCommand(env environment) *cobra.Command {
 		simulate                int
 		kubeletPort             int
 		profilingAddress        string
+		gcPercent               int
 	)
 	cmd := &cobra.Command{
 		Use:   "agent",
@@ -66,6 +68,9 @@ client certificate is served there, checked against the cluster CA: the
 the API server publishes in kube-system/kube-root-ca.crt.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if gcPercent <= 0 {
+				return fmt.Errorf("agent: --gc-percent %d: want a positive percentage", gcPercent)
+			}
 			if cleanup {
 				// Pods are gone with their sandboxes when containerd stops;
 				// what stays on the host is the proxy's table and the
@@ -109,6 +114,7 @@ the API server publishes in kube-system/kube-root-ca.crt.`,
 				defer stop()
 				return sim.Start(ctx)
 			}
+			setAgentGCPercent(gcPercent, os.LookupEnv, debug.SetGCPercent)
 			cfg.DataDir = filepath.Join(rootDataDir, agentDataDirName)
 			cfg.KubeletAddress = fmt.Sprintf(":%d", kubeletPort)
 			// The node API verifies the API server against the cluster
@@ -162,8 +168,27 @@ the API server publishes in kube-system/kube-root-ca.crt.`,
 	f.StringVar(&cfg.ClusterDomain, "cluster-domain", agent.DefaultClusterDomain, "the cluster's DNS domain")
 	f.IntVar(&cfg.MaxPods, "max-pods", agent.DefaultMaxPods, "pods this node runs at most")
 	f.StringVar(&profilingAddress, "profiling-address", "", "serve Go's pprof profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060 (default: off)")
+	f.IntVar(&gcPercent, "gc-percent", defaultAgentGCPercent, "the agent's GOGC: collect garbage when the heap has grown this many percent over what the last collection left live (Go's default: 100); GOGC in the environment takes precedence")
 	f.IntVar(&kubeletPort, "kubelet-port", nodeapi.DefaultPort, "port of the node API the API server calls for logs, exec, attach and port-forward (0: any free port)")
 	return cmd
+}
+
+// defaultAgentGCPercent is the agent's GOGC unless GOGC is set. An idle
+// node agent keeps ~6 MiB live (its pods, informers, clients); with Go's
+// default of 100 its heap grows to twice that between collections.
+// Measured with bench/agent, 30 pods running: 25 takes the agent's
+// anonymous memory from ~18 to ~12.5 MiB for 0.1% more of one core; its
+// allocation rate at idle is low, so collections stay rare and cheap.
+const defaultAgentGCPercent = 25
+
+// setAgentGCPercent sets the garbage collector's percentage (through set,
+// debug.SetGCPercent) to percent, unless GOGC in the environment (read
+// through lookupEnv) has set it already.
+func setAgentGCPercent(percent int, lookupEnv func(string) (string, bool), set func(int) int) {
+	if _, fromEnv := lookupEnv("GOGC"); fromEnv {
+		return
+	}
+	set(percent)
 }
 
 // The agent's client-side rate limit: the kubelet's defaults (kubeAPIQPS

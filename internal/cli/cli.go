@@ -57,7 +57,7 @@ func run(args []string, env environment) int {
 }
 
 // newRootCommand builds the navarch command tree. Every subcommand is in
-// the one list below (agent joins it when it exists).
+// the one list commands returns (commands.go).
 func newRootCommand(env environment) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "navarch",
@@ -65,13 +65,7 @@ func newRootCommand(env environment) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(
-		newServerCommand(env),
-		newAgentCommand(env),
-		newImagesCommand(env),
-		newKubectlCommand(env),
-		newVersionCommand(),
-	)
+	root.AddCommand(commands(env)...)
 	return root
 }
 

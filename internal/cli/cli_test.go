@@ -1,12 +1,26 @@
 package cli
 
 import (
+	"bytes"
 	"runtime"
 	"strings"
 	"testing"
 
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
 	"github.com/navarch/navarch/internal/version"
 )
+
+// testEnvironment returns an environment whose streams are buffers and
+// whose variables are vars (nothing else is set).
+func testEnvironment(vars map[string]string) (env environment, stdout, stderr *bytes.Buffer) {
+	stdout, stderr = &bytes.Buffer{}, &bytes.Buffer{}
+	env = environment{
+		streams: genericiooptions.IOStreams{In: strings.NewReader(""), Out: stdout, ErrOut: stderr},
+		getenv:  func(key string) string { return vars[key] },
+	}
+	return env, stdout, stderr
+}
 
 func TestVersionCommand(t *testing.T) {
 	env, stdout, stderr := testEnvironment(nil)
@@ -47,7 +61,7 @@ func TestRootHelpListsCommands(t *testing.T) {
 	if code := run([]string{"navarch", "--help"}, env); code != 0 {
 		t.Fatalf("exit code %d, want 0; stderr:\n%s", code, stderr)
 	}
-	for _, want := range []string{"kubectl", "version"} {
+	for _, want := range []string{"agent", "images", "version"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("help lacks command %q; got:\n%s", want, stdout)
 		}

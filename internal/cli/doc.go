@@ -9,9 +9,19 @@
 //
 // # Organization
 //
-//   - cli.go: Main, the root command and its list of subcommands, `version`.
+//   - cli.go: Main, the root command, `version`.
+//   - commands.go: the list of subcommands. commands_agentonly.go replaces
+//     it in a node-only build (`go build -tags agentonly ./cmd/navarch`:
+//     agent, images and version, without the API server and kubectl, so
+//     without their packages and their package initialization), which
+//     exists to measure what the agent alone costs (see bench/README.md);
+//     the product is the one binary.
+//   - agent.go: `navarch agent`, flags to agent.Config, beside the
+//     service proxy.
+//   - images.go: `navarch images`.
 //   - server.go: `navarch server`, flags to server.Config.
 //   - kubectl.go: `navarch kubectl` and the kubectl symlink, and which
-//     kubeconfig they default to.
+//     kubeconfig they default to. kubectltext/ keeps processes that do
+//     not run kubectl from loading its translations at init.
 //   - datadir.go: where Navarch keeps its state, shared by the commands.
 package cli

@@ -1,3 +1,5 @@
+//go:build !agentonly
+
 package cli
 
 import (
@@ -6,6 +8,9 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	// Skips loading kubectl's translations in processes that do not run
+	// kubectl (their package inits would load them otherwise).
+	_ "github.com/navarch/navarch/internal/cli/kubectltext"
 	// Registers client-go's auth provider plugins, as the kubectl binary
 	// does, so kubeconfigs that use them behave the same here.
 	_ "k8s.io/client-go/plugin/pkg/client/auth"

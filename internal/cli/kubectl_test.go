@@ -1,7 +1,8 @@
+//go:build !agentonly
+
 package cli
 
 import (
-	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -10,19 +11,19 @@ import (
 	"testing"
 
 	apimachineryversion "k8s.io/apimachinery/pkg/version"
-	"k8s.io/cli-runtime/pkg/genericiooptions"
 	componentbaseversion "k8s.io/component-base/version"
 )
 
-// testEnvironment returns an environment whose streams are buffers and
-// whose variables are vars (nothing else is set).
-func testEnvironment(vars map[string]string) (env environment, stdout, stderr *bytes.Buffer) {
-	stdout, stderr = &bytes.Buffer{}, &bytes.Buffer{}
-	env = environment{
-		streams: genericiooptions.IOStreams{In: strings.NewReader(""), Out: stdout, ErrOut: stderr},
-		getenv:  func(key string) string { return vars[key] },
+func TestRootHelpListsKubectl(t *testing.T) {
+	env, stdout, stderr := testEnvironment(nil)
+	if code := run([]string{"navarch", "--help"}, env); code != 0 {
+		t.Fatalf("exit code %d, want 0; stderr:\n%s", code, stderr)
 	}
-	return env, stdout, stderr
+	for _, want := range []string{"kubectl", "server"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("help lacks command %q; got:\n%s", want, stdout)
+		}
+	}
 }
 
 // isolateKubectl keeps the real environment from leaking into kubectl:
