@@ -39,7 +39,7 @@ func TestPodEventsBatchedByCountCost(t *testing.T) {
 
 	t.Run("status change waits for the batch", func(t *testing.T) {
 		f := newFixture(t, objects(rs, pods)...)
-		f.controller.setCountCost(key, 30*time.Millisecond) // batch: 300ms
+		f.controller.setCountCost(key, 6*time.Millisecond) // batch: 300ms
 		start := time.Now()
 		f.controller.updatePod(pods[0], running(pods[0]))
 		f.controller.updatePod(pods[1], running(pods[1]))
@@ -99,8 +99,8 @@ func TestStatusBatchBounds(t *testing.T) {
 		cost, want time.Duration
 	}{
 		{0, 0},
-		{50 * time.Microsecond, 500 * time.Microsecond},
-		{20 * time.Millisecond, 200 * time.Millisecond},
+		{50 * time.Microsecond, 2500 * time.Microsecond},
+		{10 * time.Millisecond, 500 * time.Millisecond},
 		{time.Minute, maxStatusBatch},
 	} {
 		f.controller.setCountCost("ns/web", tc.cost)
