@@ -296,7 +296,14 @@ type NodeInfo struct {
 	readinessTaint *corev1.Taint
 	// zone is the node's zone label, "" without one.
 	zone string
-	pods []*PodInfo
+	// unschedulable and taints are the node's spec.unschedulable and
+	// spec.taints (shared with node, read-only), kept here so that the
+	// filters and scores of a pod without node constraints read nothing
+	// but the NodeInfo: touching each of hundreds of Node objects per
+	// decision costs a cache miss apiece.
+	unschedulable bool
+	taints        []corev1.Taint
+	pods          []*PodInfo
 	// requested sums the pods' requests (Pods = number of pods).
 	requested Resources
 	// nonZeroMilliCPU and nonZeroMemory sum the pods' scoring requests.
@@ -339,11 +346,13 @@ func (ni *NodeInfo) Allocatable() Resources { return ni.allocatable }
 func (ni *NodeInfo) setNode(node *corev1.Node) {
 	ni.node = node
 	ni.readinessTaint, ni.zone = nil, ""
+	ni.unschedulable, ni.taints = false, nil
 	ni.allocatable = Resources{}
 	if node != nil {
 		ni.allocatable = resourcesFromList(node.Status.Allocatable)
 		ni.readinessTaint = readinessTaint(node)
 		ni.zone = nodeZone(node)
+		ni.unschedulable, ni.taints = node.Spec.Unschedulable, node.Spec.Taints
 	}
 }
 
@@ -353,6 +362,8 @@ func (ni *NodeInfo) clone() *NodeInfo {
 		node:                         ni.node,
 		readinessTaint:               ni.readinessTaint,
 		zone:                         ni.zone,
+		unschedulable:                ni.unschedulable,
+		taints:                       ni.taints,
 		pods:                         append([]*PodInfo(nil), ni.pods...),
 		requested:                    ni.requested.clone(),
 		nonZeroMilliCPU:              ni.nonZeroMilliCPU,
