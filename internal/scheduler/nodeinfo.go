@@ -3,6 +3,7 @@ package scheduler
 import (
 	"fmt"
 	"strings"
+	"unique"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -151,8 +152,10 @@ type PodInfo struct {
 	// containers that request nothing count as small ones.
 	NonZeroMilliCPU, NonZeroMemory int64
 	ports                          []hostPort
-	// owner is the UID of the pod's controller, "" without one.
-	owner types.UID
+	// owner is the UID of the pod's controller, "" without one; its
+	// bytes are the canonical copy ownerHandle keeps alive.
+	owner       types.UID
+	ownerHandle unique.Handle[string]
 
 	requiredAffinity      []affinityTerm
 	requiredAntiAffinity  []affinityTerm
@@ -173,7 +176,12 @@ func NewPodInfo(pod *corev1.Pod) *PodInfo {
 	pi.NonZeroMemory = nonZero.Memory().Value()
 	pi.ports = podHostPorts(pod)
 	if ref := metav1.GetControllerOfNoCopy(pod); ref != nil {
-		pi.owner = ref.UID
+		// Interned: every PodInfo of one controller shares the string, so
+		// selector spreading's comparison of owners on each node stops at
+		// the pointers instead of reading each UID's bytes (a cache miss
+		// per node and decision).
+		pi.ownerHandle = unique.Make(string(ref.UID))
+		pi.owner = types.UID(pi.ownerHandle.Value())
 	}
 	if a := pod.Spec.Affinity; a != nil {
 		if pa := a.PodAffinity; pa != nil {
