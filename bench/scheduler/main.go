@@ -219,12 +219,13 @@ func run(o options) error {
 
 	// What the nodes alone cost the server (Lease renewals, status,
 	// controllers watching them), to tell it apart from the pods' cost.
-	idleStart, idleCPU0 := time.Now(), cpuSeconds(cmd.Process.Pid)
+	idleStart, idleCPU0, idleRev0 := time.Now(), cpuSeconds(cmd.Process.Pid), revision(ctx, client)
 	time.Sleep(5 * time.Second)
 	idleRate := (cpuSeconds(cmd.Process.Pid) - idleCPU0) / time.Since(idleStart).Seconds()
-	fmt.Printf("server cpu with %d idle nodes: %.2f cores\n", o.nodes, idleRate)
+	idleWrites := float64(revision(ctx, client)-idleRev0) / time.Since(idleStart).Seconds()
+	fmt.Printf("server cpu with %d idle nodes: %.2f cores, %.0f writes/s\n", o.nodes, idleRate, idleWrites)
 
-	serverCPU0, benchCPU0 := cpuSeconds(cmd.Process.Pid), cpuSeconds(os.Getpid())
+	serverCPU0, benchCPU0, rev0 := cpuSeconds(cmd.Process.Pid), cpuSeconds(os.Getpid()), revision(ctx, client)
 	profileDone := make(chan error, 1)
 	if o.serverCPUProfile != "" {
 		go func() {
@@ -265,6 +266,7 @@ func run(o options) error {
 	}
 	r := tracker.report(createStart)
 	serverCPU, benchCPU := cpuSeconds(cmd.Process.Pid)-serverCPU0, cpuSeconds(os.Getpid())-benchCPU0
+	writes := revision(ctx, client) - rev0
 	if o.serverHeapProfile != "" {
 		if err := fetchProfile(ctx, cfg, "heap", 0, o.serverHeapProfile); err != nil {
 			return err
@@ -284,6 +286,8 @@ func run(o options) error {
 	fmt.Printf("cpu used from the start to the last Running: server %.1f s (%.2f ms/pod; %.2f ms/pod beyond the idle nodes' share), bench process %.1f s (of %.1f s wall, %d cores)\n",
 		serverCPU, 1000*serverCPU/float64(o.pods), 1000*(serverCPU-idleRate*r.lastRunning.Seconds())/float64(o.pods),
 		benchCPU, r.lastRunning.Seconds(), runtime.NumCPU())
+	fmt.Printf("writes (etcd revisions) from the start to the last Running: %d, %.2f per pod (%.2f beyond the idle nodes' %.0f/s)\n",
+		writes, float64(writes)/float64(o.pods), (float64(writes)-idleWrites*r.lastRunning.Seconds())/float64(o.pods), idleWrites)
 	anon, file := benchserver.MemoryMiB(cmd.Process.Pid)
 	fmt.Printf("server RSS with %d nodes and %d pods: %.1f MiB (target < 600 MiB): %.1f MiB anonymous, %.1f MiB file (etcd's mapped database)\n",
 		o.nodes, o.pods, benchserver.RSSMiB(cmd.Process.Pid), anon, file)
@@ -510,4 +514,16 @@ func cpuSeconds(pid int) float64 {
 	utime, _ := strconv.ParseFloat(f[11], 64)
 	stime, _ := strconv.ParseFloat(f[12], 64)
 	return (utime + stime) / 100 // clock ticks; 100 per second on Linux
+}
+
+// revision returns the store's current revision: the resourceVersion of a
+// consistent list (served from etcd). Every write adds one. It returns 0
+// when the list fails.
+func revision(ctx context.Context, client kubernetes.Interface) int64 {
+	list, err := client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{Limit: 1})
+	if err != nil {
+		return 0
+	}
+	rev, _ := strconv.ParseInt(list.ResourceVersion, 10, 64)
+	return rev
 }

@@ -3,6 +3,7 @@ package scheduler
 import (
 	"fmt"
 	"strings"
+	"unique"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -151,8 +152,10 @@ type PodInfo struct {
 	// containers that request nothing count as small ones.
 	NonZeroMilliCPU, NonZeroMemory int64
 	ports                          []hostPort
-	// owner is the UID of the pod's controller, "" without one.
-	owner types.UID
+	// owner is the UID of the pod's controller, "" without one; its
+	// bytes are the canonical copy ownerHandle keeps alive.
+	owner       types.UID
+	ownerHandle unique.Handle[string]
 
 	requiredAffinity      []affinityTerm
 	requiredAntiAffinity  []affinityTerm
@@ -173,7 +176,12 @@ func NewPodInfo(pod *corev1.Pod) *PodInfo {
 	pi.NonZeroMemory = nonZero.Memory().Value()
 	pi.ports = podHostPorts(pod)
 	if ref := metav1.GetControllerOfNoCopy(pod); ref != nil {
-		pi.owner = ref.UID
+		// Interned: every PodInfo of one controller shares the string, so
+		// selector spreading's comparison of owners on each node stops at
+		// the pointers instead of reading each UID's bytes (a cache miss
+		// per node and decision).
+		pi.ownerHandle = unique.Make(string(ref.UID))
+		pi.owner = types.UID(pi.ownerHandle.Value())
 	}
 	if a := pod.Spec.Affinity; a != nil {
 		if pa := a.PodAffinity; pa != nil {
@@ -296,7 +304,14 @@ type NodeInfo struct {
 	readinessTaint *corev1.Taint
 	// zone is the node's zone label, "" without one.
 	zone string
-	pods []*PodInfo
+	// unschedulable and taints are the node's spec.unschedulable and
+	// spec.taints (shared with node, read-only), kept here so that the
+	// filters and scores of a pod without node constraints read nothing
+	// but the NodeInfo: touching each of hundreds of Node objects per
+	// decision costs a cache miss apiece.
+	unschedulable bool
+	taints        []corev1.Taint
+	pods          []*PodInfo
 	// requested sums the pods' requests (Pods = number of pods).
 	requested Resources
 	// nonZeroMilliCPU and nonZeroMemory sum the pods' scoring requests.
@@ -339,11 +354,13 @@ func (ni *NodeInfo) Allocatable() Resources { return ni.allocatable }
 func (ni *NodeInfo) setNode(node *corev1.Node) {
 	ni.node = node
 	ni.readinessTaint, ni.zone = nil, ""
+	ni.unschedulable, ni.taints = false, nil
 	ni.allocatable = Resources{}
 	if node != nil {
 		ni.allocatable = resourcesFromList(node.Status.Allocatable)
 		ni.readinessTaint = readinessTaint(node)
 		ni.zone = nodeZone(node)
+		ni.unschedulable, ni.taints = node.Spec.Unschedulable, node.Spec.Taints
 	}
 }
 
@@ -353,6 +370,8 @@ func (ni *NodeInfo) clone() *NodeInfo {
 		node:                         ni.node,
 		readinessTaint:               ni.readinessTaint,
 		zone:                         ni.zone,
+		unschedulable:                ni.unschedulable,
+		taints:                       ni.taints,
 		pods:                         append([]*PodInfo(nil), ni.pods...),
 		requested:                    ni.requested.clone(),
 		nonZeroMilliCPU:              ni.nonZeroMilliCPU,

@@ -126,6 +126,11 @@ func (interPodAffinity) state(c *Cycle) *interPodState {
 func (p interPodAffinity) Filter(c *Cycle, ni *NodeInfo) *Status {
 	s := p.state(c)
 	pi := c.PodInfo
+	if len(pi.requiredAffinity) == 0 && len(pi.requiredAntiAffinity) == 0 && len(s.existingAnti) == 0 {
+		// Nothing to check: do not touch the Node (a cache miss on
+		// each of hundreds of nodes per decision).
+		return nil
+	}
 	nodeLabels := ni.Node().Labels
 	if len(pi.requiredAffinity) > 0 {
 		found, hasKeys := true, true

@@ -40,7 +40,7 @@ var _ FilterPlugin = nodeUnschedulable{}
 func (nodeUnschedulable) Name() string { return nameNodeUnschedulable }
 
 func (nodeUnschedulable) Filter(c *Cycle, ni *NodeInfo) *Status {
-	if !ni.Node().Spec.Unschedulable {
+	if !ni.unschedulable {
 		return nil
 	}
 	taint := corev1.Taint{Key: corev1.TaintNodeUnschedulable, Effect: corev1.TaintEffectNoSchedule}
@@ -67,9 +67,8 @@ var (
 func (taintToleration) Name() string { return nameTaintToleration }
 
 func (taintToleration) Filter(c *Cycle, ni *NodeInfo) *Status {
-	node := ni.Node()
-	for i := range node.Spec.Taints {
-		t := &node.Spec.Taints[i]
+	for i := range ni.taints {
+		t := &ni.taints[i]
 		if t.Effect != corev1.TaintEffectNoSchedule && t.Effect != corev1.TaintEffectNoExecute {
 			continue
 		}
@@ -86,8 +85,8 @@ func (taintToleration) Filter(c *Cycle, ni *NodeInfo) *Status {
 // Score counts the untolerated PreferNoSchedule taints (fewer is better).
 func (taintToleration) Score(c *Cycle, ni *NodeInfo) int64 {
 	var n int64
-	for i := range ni.Node().Spec.Taints {
-		t := &ni.Node().Spec.Taints[i]
+	for i := range ni.taints {
+		t := &ni.taints[i]
 		if t.Effect == corev1.TaintEffectPreferNoSchedule && !tolerates(preferNoScheduleTolerations(c.Pod), t) {
 			n++
 		}

@@ -17,7 +17,6 @@ import (
 	coreinformers "k8s.io/client-go/informers/core/v1"
 	"k8s.io/client-go/kubernetes"
 	appslisters "k8s.io/client-go/listers/apps/v1"
-	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
@@ -42,9 +41,11 @@ type Controller struct {
 	client   kubernetes.Interface
 	recorder record.EventRecorder
 
-	dLister   appslisters.DeploymentLister
-	rsLister  appslisters.ReplicaSetLister
-	podLister corelisters.PodLister
+	dLister  appslisters.DeploymentLister
+	rsLister appslisters.ReplicaSetLister
+	// podIndexer is the pod informer's store, with
+	// controller.PodControllerUIDIndex when it could be added.
+	podIndexer cache.Indexer
 	// cachesSynced reports whether the informers have synced; a field so
 	// unit tests can stub it.
 	cachesSynced []cache.InformerSynced
@@ -59,12 +60,16 @@ type Controller struct {
 // ReplicaSet and Pod informers.
 func New(client kubernetes.Interface, deployments appsinformers.DeploymentInformer, replicaSets appsinformers.ReplicaSetInformer, pods coreinformers.PodInformer) *Controller {
 	recorder, stopRecorder := controller.NewEventRecorder(client, eventComponent)
+	if err := controller.AddPodControllerUIDIndexer(pods.Informer()); err != nil {
+		// Not fatal: pods are then found by scanning the namespace.
+		utilruntime.HandleError(fmt.Errorf("deployment: %w", err))
+	}
 	c := &Controller{
 		client:       client,
 		recorder:     recorder,
 		dLister:      deployments.Lister(),
 		rsLister:     replicaSets.Lister(),
-		podLister:    pods.Lister(),
+		podIndexer:   pods.Informer().GetIndexer(),
 		cachesSynced: []cache.InformerSynced{deployments.Informer().HasSynced, replicaSets.Informer().HasSynced, pods.Informer().HasSynced},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.DefaultTypedControllerRateLimiter[string](),
@@ -360,22 +365,22 @@ func (c *Controller) podsByReplicaSet(d *appsv1.Deployment, rsList []*appsv1.Rep
 	if err != nil {
 		return nil, fmt.Errorf("deployment: %s/%s selector: %w", d.Namespace, d.Name, err)
 	}
-	pods, err := c.podLister.Pods(d.Namespace).List(selector)
-	if err != nil {
-		return nil, fmt.Errorf("deployment: listing pods: %w", err)
-	}
 	byRS := make(map[types.UID][]*corev1.Pod, len(rsList))
 	for _, rs := range rsList {
-		byRS[rs.UID] = nil
-	}
-	for _, pod := range pods {
-		ref := metav1.GetControllerOfNoCopy(pod)
-		if ref == nil {
-			continue
+		// The ReplicaSet's own pods through the index, not a scan of
+		// the namespace: the orphans PodsOwnedOrOrphaned adds are
+		// dropped by the controller check below.
+		pods, err := controller.PodsOwnedOrOrphaned(c.podIndexer, d.Namespace, rs.UID)
+		if err != nil {
+			return nil, fmt.Errorf("deployment: %w", err)
 		}
-		if _, ours := byRS[ref.UID]; ours {
-			byRS[ref.UID] = append(byRS[ref.UID], pod)
+		var owned []*corev1.Pod
+		for _, pod := range pods {
+			if ref := metav1.GetControllerOfNoCopy(pod); ref != nil && ref.UID == rs.UID && selector.Matches(labels.Set(pod.Labels)) {
+				owned = append(owned, pod)
+			}
 		}
+		byRS[rs.UID] = owned
 	}
 	return byRS, nil
 }

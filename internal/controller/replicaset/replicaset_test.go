@@ -84,7 +84,7 @@ type fixture struct {
 
 // newFixture builds a controller on a fake clientset holding objs, with
 // the informer indexers pre-filled (the informers never run).
-func newFixture(t *testing.T, objs ...runtime.Object) *fixture {
+func newFixture(t testing.TB, objs ...runtime.Object) *fixture {
 	t.Helper()
 	client := fake.NewClientset(objs...)
 	factory := informers.NewSharedInformerFactory(client, 0)
