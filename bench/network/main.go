@@ -251,22 +251,31 @@ func run(ctx context.Context, o options) (err error) {
 		fmt.Printf("  %-14s %8.0f req/s  p50 %-9v p99 %-9v  server cpu %.2f cores, nginx %.2f\n", t.name, med[i].rps, med[i].p50, med[i].p99,
 			med[i].serverCPU/med[i].wall.Seconds(), med[i].nginxCPU/med[i].wall.Seconds())
 	}
-	byName := map[string]result{}
+	index := map[string]int{}
 	for i, t := range targets {
-		byName[t.name] = med[i]
+		index[t.name] = i
 	}
+	// Each ratio is taken within a round, between runs seconds apart, and
+	// its median reported: the machine's load drifts between rounds more
+	// than within one.
 	compare := func(a, b string, target float64) {
-		x, y := byName[a], byName[b]
-		thr := x.rps / y.rps
-		lat := float64(y.p99) / float64(x.p99)
-		verdict := "met"
-		if thr < target || lat < target {
-			verdict = "MISSED"
+		var thr, lat []float64
+		for r := range o.rounds {
+			x, y := results[index[a]][r], results[index[b]][r]
+			thr = append(thr, x.rps/y.rps)
+			lat = append(lat, float64(y.p99)/float64(x.p99))
 		}
-		fmt.Printf("  %-14s / %-9s throughput %.2f, p99 %.2f (%s over %s; >1 is faster)  target >= %.2f: %s\n",
-			a, b, thr, lat, fmt.Sprint(y.p99), fmt.Sprint(x.p99), target, verdict)
+		mt, ml := medianOf(thr), medianOf(lat)
+		verdict := ""
+		if target > 0 {
+			verdict = fmt.Sprintf("  target >= %.2f: met", target)
+			if mt < target || ml < target {
+				verdict = fmt.Sprintf("  target >= %.2f: MISSED", target)
+			}
+		}
+		fmt.Printf("  %-14s / %-13s throughput %.2f (rounds %s), p99 %.2f (rounds %s)%s\n", a, b, mt, list(thr), ml, list(lat), verdict)
 	}
-	fmt.Println("\nratios (throughput: requests/s of the first over the second; p99: the second's p99 over the first's):")
+	fmt.Println("\nratios, medians of the per-round ratios (throughput: the first's requests/s over the second's; p99: the second's p99 over the first's, so > 1 is faster):")
 	compare("ClusterIP", "pod IP", 0.95)
 	compare("ingress HTTP", "pod IP", 0.8)
 	compare("ingress HTTP", "nginx", 1.0)
@@ -415,6 +424,23 @@ func dial(ctx context.Context, t target, addr string) (net.Conn, error) {
 	return tc, nil
 }
 
+func medianOf(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func list(v []float64) string {
+	parts := make([]string, len(v))
+	for i, x := range v {
+		parts[i] = fmt.Sprintf("%.2f", x)
+	}
+	return strings.Join(parts, " ")
+}
+
 func pct(sorted []time.Duration, p int) time.Duration {
 	if len(sorted) == 0 {
 		return 0
@@ -436,11 +462,7 @@ func median(rs []result) result {
 		for i, r := range rs {
 			v[i] = f(r)
 		}
-		sort.Float64s(v)
-		if len(v)%2 == 1 {
-			return v[len(v)/2]
-		}
-		return (v[len(v)/2-1] + v[len(v)/2]) / 2
+		return medianOf(v)
 	}
 	return result{
 		rps:       pick(func(r result) float64 { return r.rps }),
