@@ -27,7 +27,9 @@ import (
 // at a time, MinSyncInterval apart, so the rate limit adds no wait.
 // Every tenth change is verified in the kernel (`nft list chain`,
 // untimed). It reports p50/p99 of that latency, p50 of the nft apply
-// alone, and for comparison the time of a full in-place sync and of
+// alone, and for comparison the time of a full in-place sync in one
+// transaction (start-up), of the periodic full sync in chunks (its
+// longest transaction is the longest a change waits behind it) and of
 // replacing the whole table. Partial syncs go over netlink (what the
 // proxier does) or, for comparison, through nft. Needs root and nft; run
 // with
@@ -109,6 +111,26 @@ func benchmarkProgrammingLatency(b *testing.B, nft NftCommand) {
 		b.Fatal(err)
 	}
 	fullInPlace := time.Since(fullStart)
+	// The periodic full sync, in chunks: the loop runs partial syncs
+	// between its transactions, so a change waits at most for one of
+	// them (or for the listing of the table that starts it).
+	listStart := time.Now()
+	if _, err := p.nft.Objects(context.Background(), table); err != nil {
+		b.Fatal(err)
+	}
+	listing := time.Since(listStart)
+	var chunked syncReport
+	p.afterSync = func(r syncReport) { chunked = r }
+	refreshStart := time.Now()
+	if err := p.startRefresh(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	for p.refresh != nil {
+		if err := p.refreshStep(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	refreshTotal := time.Since(refreshStart)
 	replaceStart := time.Now()
 	if err := (NftCommand{}).Apply(context.Background(), replaceScript(table, p.desired)); err != nil {
 		b.Fatal(err)
@@ -121,10 +143,14 @@ func benchmarkProgrammingLatency(b *testing.B, nft NftCommand) {
 	b.ReportMetric(ms(percentile(applies, 50)), "apply-p50-ms")
 	b.ReportMetric(ms(fullInPlace), "full-sync-ms")
 	b.ReportMetric(ms(replace), "replace-ms")
+	b.ReportMetric(ms(chunked.longest), "periodic-longest-txn-ms")
+	b.ReportMetric(ms(listing), "list-objects-ms")
 	b.Logf("%d changes, %d services x %d endpoints: change->applied p50 %v p99 %v max %v (nft apply p50 %v, p99 %v); "+
-		"first sync (empty table) %v; full sync in place %v; replace whole table %v (%d bytes)",
+		"first sync (empty table) %v; full sync in place %v; replace whole table %v (%d bytes); "+
+		"periodic full sync in chunks: %v in %d transactions (incl. listing the table, %v), the longest %v",
 		len(latencies), services, endpoints, percentile(latencies, 50), percentile(latencies, 99), percentile(latencies, 100),
-		percentile(applies, 50), percentile(applies, 99), first.duration, fullInPlace, replace, len(replaceScript(table, p.desired)))
+		percentile(applies, 50), percentile(applies, 99), first.duration, fullInPlace, replace, len(replaceScript(table, p.desired)),
+		refreshTotal, chunked.transactions, listing, chunked.longest)
 }
 
 func waitReport(b *testing.B, reports <-chan syncReport, ok func(syncReport) bool) syncReport {
