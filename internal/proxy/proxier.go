@@ -111,6 +111,9 @@ type Proxier struct {
 	// afterSync, when set (tests, benchmarks), is called by the loop after
 	// each successful sync that sent a transaction.
 	afterSync func(syncReport)
+	// refreshNow, when set (benchmarks), starts a periodic full sync as
+	// the FullSyncInterval ticker does.
+	refreshNow chan struct{}
 }
 
 // syncReport describes one successful sync.
@@ -241,7 +244,7 @@ func (p *Proxier) Start(ctx context.Context) error {
 			// Changes first; then the next step of a periodic full sync.
 			err = p.syncPartial(ctx)
 			if err == nil && refreshDue && p.refresh == nil {
-				err = p.startRefresh(ctx)
+				p.startRefresh(ctx)
 			} else if err == nil && p.refresh != nil {
 				err = p.refreshStep(ctx)
 			}
@@ -275,6 +278,8 @@ func (p *Proxier) Start(ctx context.Context) error {
 			return nil
 		case <-p.changed:
 		case <-fullTicker.C:
+			refreshDue = true
+		case <-p.refreshNow:
 			refreshDue = true
 		}
 	}

@@ -8,9 +8,12 @@ import (
 )
 
 // DefaultRefreshChunk is how many chains one transaction of a periodic
-// full sync rewrites (about 90 services of 10 endpoints): small enough
-// that a partial sync waiting behind it waits tens of milliseconds.
-const DefaultRefreshChunk = 1000
+// full sync rewrites (about 20 services of 10 endpoints): small enough
+// that a partial sync waiting behind it waits tens of milliseconds (with
+// 11,000 chains in the table, 1,000 chains took 110-150 ms over netlink,
+// of which 20-25 ms is the kernel validating the whole table, paid by
+// every transaction).
+const DefaultRefreshChunk = 250
 
 // refresh is a periodic full sync in progress. Instead of one
 // transaction rewriting the whole table (seconds with 10,000 endpoints,
@@ -21,9 +24,15 @@ const DefaultRefreshChunk = 1000
 // and removes the chains and sets nobody wants. The result is what an
 // in-place full sync (fullScript) leaves: every chain and map rewritten,
 // missing objects created, stale ones removed, affinity sets kept.
+//
+// Listing the table's objects (nft reads every chain of the family:
+// 0.3-0.6 s with 11,000 chains) runs beside the loop, which goes on with
+// partial syncs meanwhile and notes what they create and remove.
 type refresh struct {
-	// objs is what the table held when the refresh started.
-	objs *TableObjects
+	// listed delivers the listing; objs is what the table held then (nil
+	// until it arrives).
+	listed chan listing
+	objs   *TableObjects
 	// todo are the services still to rewrite, in order.
 	todo []string
 	// created and removed are the chains and sets partial syncs created
@@ -35,8 +44,14 @@ type refresh struct {
 	transactions int
 }
 
-func newRefresh(objs *TableObjects, applied *ruleset) *refresh {
-	return &refresh{objs: objs, todo: applied.sortedServices(), created: map[string]bool{}, removed: map[string]bool{}, start: time.Now()}
+// listing is the result of listing the table.
+type listing struct {
+	objs *TableObjects
+	err  error
+}
+
+func newRefresh() *refresh {
+	return &refresh{listed: make(chan listing, 1), created: map[string]bool{}, removed: map[string]bool{}, start: time.Now()}
 }
 
 // noteDelta records what a partial sync applied while r runs.
@@ -189,27 +204,40 @@ func (r *refresh) finishScript(table string, rs *ruleset) string {
 	return s.String()
 }
 
-// startRefresh begins a periodic full sync: it lists the table and, if
-// the table is ours, sets p.refresh (the loop then calls refreshStep
-// until it is done); a missing or foreign table gets a whole full sync
-// at once.
-func (p *Proxier) startRefresh(ctx context.Context) error {
-	objs, err := p.nft.Objects(ctx, p.cfg.Table)
-	if err != nil {
-		return err
-	}
-	if !objs.Exists || !compatible(objs) {
-		return p.syncFull(ctx)
-	}
-	p.refresh = newRefresh(objs, p.applied)
-	return p.refreshStep(ctx)
+// startRefresh begins a periodic full sync: it sets p.refresh and lists
+// the table in the background; the loop then calls refreshStep until
+// p.refresh is nil again.
+func (p *Proxier) startRefresh(ctx context.Context) {
+	r := newRefresh()
+	p.refresh = r
+	go func() {
+		objs, err := p.nft.Objects(ctx, p.cfg.Table)
+		r.listed <- listing{objs, err}
+	}()
 }
 
-// refreshStep runs the next transaction of p.refresh, from the rules
-// last applied (p.applied; the loop runs a partial sync first, so they
-// are the latest).
+// refreshStep runs the next transaction of p.refresh, from the rules last
+// applied (p.applied; the loop runs a partial sync first, so they are the
+// latest). Until the listing has arrived it does nothing; a missing or
+// foreign table then gets a whole full sync at once.
 func (p *Proxier) refreshStep(ctx context.Context) error {
 	r := p.refresh
+	if r.objs == nil {
+		select {
+		case l := <-r.listed:
+			if l.err != nil {
+				p.refresh = nil
+				return l.err
+			}
+			if !l.objs.Exists || !compatible(l.objs) {
+				p.refresh = nil
+				return p.syncFull(ctx)
+			}
+			r.objs, r.todo = l.objs, p.applied.sortedServices()
+		default:
+			return nil
+		}
+	}
 	start := time.Now()
 	if d := r.nextChunk(p.applied, p.cfg.RefreshChunk); d != nil {
 		var err error
