@@ -181,12 +181,12 @@ func benchmarkProgrammingLatency(b *testing.B, nft NftCommand) {
 	b.ReportMetric(ms(listing), "list-objects-ms")
 	b.Logf("%d changes, %d services x %d endpoints: change->applied p50 %v p99 %v max %v (nft apply p50 %v, p99 %v); "+
 		"first sync (empty table) %v; full sync in place %v; replace whole table %v (%d bytes); "+
-		"periodic full sync in chunks: %v in %d transactions (after listing the table, %v, beside the loop), the longest %v",
+		"periodic full sync in chunks: %v in %d transactions (after listing the table, %v, beside the loop), the longest %v, the last (maps and base chains) %v",
 		len(latencies), services, endpoints, percentile(latencies, 50), percentile(latencies, 99), percentile(latencies, 100),
 		percentile(applies, 50), percentile(applies, 99), first.duration, fullInPlace, replace, len(replaceScript(table, p.desired)),
-		refreshTotal, chunked.transactions, listing, chunked.longest)
-	b.Logf("in the loop, a periodic full sync took %v in %d transactions, the longest %v; %d changes meanwhile: change->applied p50 %v p99 %v max %v",
-		periodic.duration, periodic.transactions, periodic.longest, len(during), percentile(during, 50), percentile(during, 99), percentile(during, 100))
+		refreshTotal, chunked.transactions, listing, chunked.longest, chunked.finish)
+	b.Logf("in the loop, a periodic full sync took %v in %d transactions, the longest %v, the last %v; %d changes meanwhile: change->applied p50 %v p99 %v max %v",
+		periodic.duration, periodic.transactions, periodic.longest, periodic.finish, len(during), percentile(during, 50), percentile(during, 99), percentile(during, 100))
 }
 
 func waitReport(b *testing.B, reports <-chan syncReport, ok func(syncReport) bool) syncReport {

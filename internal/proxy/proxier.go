@@ -123,10 +123,11 @@ type syncReport struct {
 	start    time.Time
 	duration time.Duration
 	// For a periodic full sync done in chunks (full is set too): its
-	// transactions and the longest of them.
-	chunked      bool
-	transactions int
-	longest      time.Duration
+	// transactions, the longest of them and the last one (maps and base
+	// chains, through nft).
+	chunked         bool
+	transactions    int
+	longest, finish time.Duration
 }
 
 // New returns a proxier fed by the factory's Service and EndpointSlice

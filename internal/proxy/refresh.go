@@ -257,11 +257,12 @@ func (p *Proxier) refreshStep(ctx context.Context) error {
 		p.refresh = nil
 		return err
 	}
-	r.took(time.Since(start))
+	finish := time.Since(start)
+	r.took(finish)
 	p.refresh = nil
 	if p.afterSync != nil {
 		p.afterSync(syncReport{full: true, chunked: true, start: r.start, duration: time.Since(r.start),
-			longest: r.longest, transactions: r.transactions})
+			longest: r.longest, transactions: r.transactions, finish: finish})
 	}
 	return nil
 }
