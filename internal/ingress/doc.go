@@ -13,6 +13,10 @@
 //     X-Forwarded-* headers), round-robin over endpoints, retrying another
 //     endpoint when a connection cannot be made, and answers 404/503 with
 //     the reason.
+//   - upstream.go is its HTTP/1.1 client to endpoints: keep-alive
+//     connections pooled per endpoint, each request written and answered
+//     on the goroutine serving the client (net/http's Transport only for
+//     upgrades).
 //   - controller.go keeps the table current (swapped atomically, so
 //     in-flight requests finish on the table they started with), writes
 //     Ingress status and ensures the IngressClass exists.

@@ -27,7 +27,9 @@ import (
 // at a time, MinSyncInterval apart, so the rate limit adds no wait.
 // Every tenth change is verified in the kernel (`nft list chain`,
 // untimed). It reports p50/p99 of that latency, p50 of the nft apply
-// alone, and for comparison the time of a full in-place sync and of
+// alone, and for comparison the time of a full in-place sync in one
+// transaction (start-up), of the periodic full sync in chunks (its
+// longest transaction is the longest a change waits behind it) and of
 // replacing the whole table. Partial syncs go over netlink (what the
 // proxier does) or, for comparison, through nft. Needs root and nft; run
 // with
@@ -68,6 +70,7 @@ func benchmarkProgrammingLatency(b *testing.B, nft NftCommand) {
 	p := New(Config{NodeName: "node-a", Table: table}, factory, nft)
 	reports := make(chan syncReport, 1000)
 	p.afterSync = func(r syncReport) { reports <- r }
+	p.refreshNow = make(chan struct{}, 1)
 	factory.Start(ctx.Done())
 	done := make(chan error, 1)
 	go func() { done <- p.Start(ctx) }()
@@ -79,8 +82,8 @@ func benchmarkProgrammingLatency(b *testing.B, nft NftCommand) {
 	first := waitReport(b, reports, func(r syncReport) bool { return r.full })
 
 	var latencies, applies []time.Duration
-	b.ResetTimer()
-	for n := 0; n < b.N; n++ {
+	var periodic syncReport // the last periodic full sync seen
+	change := func(n int) syncReport {
 		svc := (n * 7) % services
 		key := fmt.Sprintf("default/s%04d", svc)
 		ep := n % endpoints
@@ -89,7 +92,12 @@ func benchmarkProgrammingLatency(b *testing.B, nft NftCommand) {
 		if _, err := client.DiscoveryV1().EndpointSlices("default").Update(ctx, sliceOf(svc, current[svc]), metav1.UpdateOptions{}); err != nil {
 			b.Fatal(err)
 		}
-		r := waitReport(b, reports, func(r syncReport) bool { return !r.full && contains(r.services, key) })
+		r := waitReport(b, reports, func(r syncReport) bool {
+			if r.chunked {
+				periodic = r
+			}
+			return !r.full && contains(r.services, key)
+		})
 		latencies = append(latencies, r.start.Add(r.duration).Sub(start))
 		applies = append(applies, r.duration)
 		if n%10 == 0 {
@@ -97,8 +105,34 @@ func benchmarkProgrammingLatency(b *testing.B, nft NftCommand) {
 			verifyEndpoint(b, table, svc, current[svc][ep])
 			b.StartTimer()
 		}
+		return r
+	}
+	b.ResetTimer()
+	for n := 0; n < b.N; n++ {
+		change(n)
 		time.Sleep(p.cfg.MinSyncInterval) // let the rate limit pass
 	}
+	b.StopTimer()
+
+	measured, measuredApplies := append([]time.Duration(nil), latencies...), append([]time.Duration(nil), applies...)
+	// Changes while the loop runs a periodic full sync: each waits for
+	// at most one of its transactions.
+	var during []time.Duration
+	p.refreshNow <- struct{}{}
+	for n := b.N; periodic.transactions == 0; n++ {
+		latencies = latencies[:0]
+		change(n)
+		during = append(during, latencies[0])
+		for len(reports) > 0 {
+			if r := <-reports; r.chunked {
+				periodic = r
+			}
+		}
+		if n > b.N+2000 {
+			b.Fatal("the periodic full sync did not end")
+		}
+	}
+	latencies, applies = measured, measuredApplies
 	b.StopTimer()
 	stop()
 
@@ -109,6 +143,27 @@ func benchmarkProgrammingLatency(b *testing.B, nft NftCommand) {
 		b.Fatal(err)
 	}
 	fullInPlace := time.Since(fullStart)
+	// The periodic full sync, in chunks: the loop runs partial syncs
+	// between its transactions, so a change waits at most for one of
+	// them (or for the listing of the table that starts it).
+	listStart := time.Now()
+	if _, err := p.nft.Objects(context.Background(), table); err != nil {
+		b.Fatal(err)
+	}
+	listing := time.Since(listStart)
+	var chunked syncReport
+	p.afterSync = func(r syncReport) { chunked = r }
+	refreshStart := time.Now()
+	p.startRefresh(context.Background())
+	for p.refresh != nil {
+		if p.refresh.objs == nil {
+			time.Sleep(time.Millisecond) // still listing
+		}
+		if err := p.refreshStep(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	refreshTotal := time.Since(refreshStart)
 	replaceStart := time.Now()
 	if err := (NftCommand{}).Apply(context.Background(), replaceScript(table, p.desired)); err != nil {
 		b.Fatal(err)
@@ -121,10 +176,17 @@ func benchmarkProgrammingLatency(b *testing.B, nft NftCommand) {
 	b.ReportMetric(ms(percentile(applies, 50)), "apply-p50-ms")
 	b.ReportMetric(ms(fullInPlace), "full-sync-ms")
 	b.ReportMetric(ms(replace), "replace-ms")
+	b.ReportMetric(ms(chunked.longest), "periodic-longest-txn-ms")
+	b.ReportMetric(ms(percentile(during, 100)), "during-periodic-max-ms")
+	b.ReportMetric(ms(listing), "list-objects-ms")
 	b.Logf("%d changes, %d services x %d endpoints: change->applied p50 %v p99 %v max %v (nft apply p50 %v, p99 %v); "+
-		"first sync (empty table) %v; full sync in place %v; replace whole table %v (%d bytes)",
+		"first sync (empty table) %v; full sync in place %v; replace whole table %v (%d bytes); "+
+		"periodic full sync in chunks: %v in %d transactions (after listing the table, %v, beside the loop), the longest %v, the last (maps and base chains) %v",
 		len(latencies), services, endpoints, percentile(latencies, 50), percentile(latencies, 99), percentile(latencies, 100),
-		percentile(applies, 50), percentile(applies, 99), first.duration, fullInPlace, replace, len(replaceScript(table, p.desired)))
+		percentile(applies, 50), percentile(applies, 99), first.duration, fullInPlace, replace, len(replaceScript(table, p.desired)),
+		refreshTotal, chunked.transactions, listing, chunked.longest, chunked.finish)
+	b.Logf("in the loop, a periodic full sync took %v in %d transactions, the longest %v, the last %v; %d changes meanwhile: change->applied p50 %v p99 %v max %v",
+		periodic.duration, periodic.transactions, periodic.longest, periodic.finish, len(during), percentile(during, 50), percentile(during, 99), percentile(during, 100))
 }
 
 func waitReport(b *testing.B, reports <-chan syncReport, ok func(syncReport) bool) syncReport {

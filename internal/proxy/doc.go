@@ -25,6 +25,8 @@
 // (netlink.go: nft would first read all 11,000 chains of a large table).
 // Proxier watches the API and applies them one transaction each, so
 // traffic never sees a half-updated table and nothing is ever flushed and
-// rebuilt in two steps. The tests check on the kernel that every path
+// rebuilt in two steps; a periodic full sync (refresh.go) is a series of
+// such transactions, each rewriting whole services, so that partial syncs
+// go on between them. The tests check on the kernel that every path
 // leaves exactly what a whole render does.
 package proxy

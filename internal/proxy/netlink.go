@@ -497,7 +497,11 @@ func (b *nlBatch) send() error {
 	if len(b.buf) > 128<<10 {
 		_ = syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_SNDBUFFORCE, 2*len(b.buf))
 	}
-	_ = syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_RCVBUFFORCE, 64*len(b.what)+(1<<20))
+	// Every ack is a buffer of its own (about 1 KiB of truesize for its
+	// 36 bytes), all queued before the first is read: a batch of
+	// thousands of messages needs megabytes, or the kernel drops acks
+	// (ENOBUFS) although the transaction was applied.
+	_ = syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_RCVBUFFORCE, 2048*len(b.what)+(1<<20))
 	if err := syscall.Sendto(fd, b.buf, 0, &syscall.SockaddrNetlink{Family: syscall.AF_NETLINK}); err != nil {
 		return fmt.Errorf("proxy: netlink send: %w", err)
 	}

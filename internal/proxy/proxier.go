@@ -44,6 +44,9 @@ type Config struct {
 	// MinSyncInterval, FullSyncInterval, RetryInterval: zero means the
 	// default.
 	MinSyncInterval, FullSyncInterval, RetryInterval time.Duration
+	// RefreshChunk is how many chains each transaction of a periodic
+	// full sync rewrites; zero means DefaultRefreshChunk.
+	RefreshChunk int
 }
 
 func (c *Config) defaults() {
@@ -59,6 +62,9 @@ func (c *Config) defaults() {
 	if c.RetryInterval <= 0 {
 		c.RetryInterval = DefaultRetryInterval
 	}
+	if c.RefreshChunk <= 0 {
+		c.RefreshChunk = DefaultRefreshChunk
+	}
 }
 
 // sliceServiceIndex indexes EndpointSlices by "ns/service".
@@ -67,11 +73,14 @@ const sliceServiceIndex = "navarch.io/proxy-service"
 // Proxier keeps the proxy's nftables table equal to what the Services and
 // EndpointSlices ask for.
 //
-// The first sync after Start, a sync after a failed one, and one every
-// FullSyncInterval are full: every chain and map is rewritten in place
-// and objects nobody wants are removed (the table is replaced whole only
+// The first sync after Start and a sync after a failed one are full:
+// every chain and map is rewritten in place in one transaction and
+// objects nobody wants are removed (the table is replaced whole only
 // when its layout is not ours, which empties session affinity). Every
-// other sync is partial: it rebuilds only the Services that changed since
+// FullSyncInterval the same rewrite runs as a refresh (refresh.go): a
+// chunk of services per transaction, with partial syncs going on between
+// the chunks, so that changes are not held up for the seconds a whole
+// rewrite of a large table takes. Every other sync is partial: it rebuilds only the Services that changed since
 // the last sync and sends one transaction with just the difference (a
 // netlink batch with NftCommand, falling back to nft). Both
 // read the informer caches when they run, so the rules converge to the
@@ -96,10 +105,15 @@ type Proxier struct {
 	// services in which they may differ.
 	desired, applied *ruleset
 	pending          map[string]bool
+	// refresh is the periodic full sync in progress, or nil.
+	refresh *refresh
 
 	// afterSync, when set (tests, benchmarks), is called by the loop after
 	// each successful sync that sent a transaction.
 	afterSync func(syncReport)
+	// refreshNow, when set (benchmarks), starts a periodic full sync as
+	// the FullSyncInterval ticker does.
+	refreshNow chan struct{}
 }
 
 // syncReport describes one successful sync.
@@ -108,6 +122,12 @@ type syncReport struct {
 	services []string // for a partial sync: the services it rewrote
 	start    time.Time
 	duration time.Duration
+	// For a periodic full sync done in chunks (full is set too): its
+	// transactions, the longest of them and the last one (maps and base
+	// chains, through nft).
+	chunked         bool
+	transactions    int
+	longest, finish time.Duration
 }
 
 // New returns a proxier fed by the factory's Service and EndpointSlice
@@ -214,14 +234,22 @@ func (p *Proxier) Start(ctx context.Context) error {
 	enableRouteLocalnet(ctx)
 	fullTicker := time.NewTicker(p.cfg.FullSyncInterval)
 	defer fullTicker.Stop()
-	full := true
+	full, refreshDue := true, false
 	for {
 		started := time.Now()
 		var err error
-		if full {
+		switch {
+		case full:
 			err = p.syncFull(ctx)
-		} else {
+		default:
+			// Changes first; then the next step of a periodic full sync.
 			err = p.syncPartial(ctx)
+			if err == nil && refreshDue && p.refresh == nil {
+				p.startRefresh(ctx)
+			} else if err == nil && p.refresh != nil {
+				err = p.refreshStep(ctx)
+			}
+			refreshDue = false
 		}
 		if ctx.Err() != nil {
 			return nil
@@ -229,6 +257,7 @@ func (p *Proxier) Start(ctx context.Context) error {
 		wait := p.cfg.MinSyncInterval - time.Since(started)
 		full = err != nil
 		if err != nil {
+			p.refresh = nil
 			logger.Error(err, "Syncing service rules failed; a full sync follows", "retryIn", p.cfg.RetryInterval)
 			wait = p.cfg.RetryInterval
 		}
@@ -242,7 +271,7 @@ func (p *Proxier) Start(ctx context.Context) error {
 			case <-t.C:
 			}
 		}
-		if full {
+		if full || p.refresh != nil {
 			continue
 		}
 		select {
@@ -250,7 +279,9 @@ func (p *Proxier) Start(ctx context.Context) error {
 			return nil
 		case <-p.changed:
 		case <-fullTicker.C:
-			full = true
+			refreshDue = true
+		case <-p.refreshNow:
+			refreshDue = true
 		}
 	}
 }
@@ -335,6 +366,9 @@ func (p *Proxier) syncPartial(ctx context.Context) error {
 	}
 	p.applied = p.desired
 	p.pending = map[string]bool{}
+	if d != nil && p.refresh != nil {
+		p.refresh.noteDelta(d)
+	}
 	if d != nil && p.afterSync != nil {
 		p.afterSync(syncReport{services: d.changedService, start: start, duration: time.Since(start)})
 	}
@@ -353,7 +387,8 @@ func (p *Proxier) requeue(keys []string) {
 // replaces the table.
 func (p *Proxier) syncFull(ctx context.Context) error {
 	logger := klog.FromContext(ctx)
-	p.takeDirty() // everything is rebuilt below
+	p.refresh = nil // this rewrites everything
+	p.takeDirty()   // everything is rebuilt below
 	svcs, err := p.services.List(labels.Everything())
 	if err != nil {
 		return err
