@@ -75,6 +75,11 @@ func TestCourseScenario(t *testing.T) {
 	step("06 port-forward to the monolith and use it", func(t *testing.T) {
 		startPortForward(t, c, "monolith", "10080:80")
 		base := "http://127.0.0.1:10080"
+		// Running means the process started, not that it listens yet; on
+		// a loaded machine the first connection may reach the pod before
+		// the monolith's listen (kubectl then closes it: EOF), and a user
+		// would curl again.
+		waitGet(t, 30*time.Second, base+"/", "", 200, "Hello")
 		if r := mustGet(t, base+"/", "", "", "", ""); r.status != 200 || r.body != `{"message":"Hello"}` {
 			t.Errorf("GET /: %d %q", r.status, r.body)
 		}
