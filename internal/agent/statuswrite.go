@@ -25,8 +25,9 @@ type statusWrite struct {
 // latestPod returns the newest view of pod the agent has: pod itself
 // (the informer's copy), or, when the informer has not moved past the
 // version the agent's last status write was computed from, pod with the
-// status (and resourceVersion) the API answered that write with. Syncs computed from it neither undo nor repeat the
-// agent's own last write while the informer lags behind.
+// status (and resourceVersion) the API answered that write with. Syncs
+// computed from it neither undo nor repeat the agent's own last write
+// while the informer lags behind.
 func (s *podSyncer) latestPod(pod *corev1.Pod) *corev1.Pod {
 	s.mu.Lock()
 	defer s.mu.Unlock()
