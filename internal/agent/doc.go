@@ -52,7 +52,7 @@
 //     kubectl top); Config.NodeAPIHandlers adds more routes.
 //
 // Not done: volumes lack fsGroup ownership, SELinux labels,
-// network/CSI/ephemeral/image volume types, serviceAccountToken
+// network/CSI/ephemeral/image volume types, clusterTrustBundle
 // projections, and teardown when a pod finishes (its volumes go when it
 // is deleted; see package volume). Sidecars' preStop hooks run when the
 // sidecar's turn comes, not concurrently with the app's termination; the

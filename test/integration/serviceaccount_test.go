@@ -86,6 +86,29 @@ func TestServiceAccountTokens(t *testing.T) {
 		t.Errorf("container own mounts %+v, want only its own mount", m)
 	}
 
+	// Every namespace gets the cluster CA the volume projects.
+	system, err := client.CoreV1().ConfigMaps("kube-system").Get(ctx, "kube-root-ca.crt", metav1.GetOptions{})
+	if err != nil || system.Data["ca.crt"] == "" {
+		t.Fatalf("kube-system/kube-root-ca.crt: %v", err)
+	}
+	framework.WaitFor(t, 10*time.Second, "kube-root-ca.crt in namespace sa", func() (bool, error) {
+		cm, err := client.CoreV1().ConfigMaps("sa").Get(ctx, "kube-root-ca.crt", metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		return err == nil && cm.Data["ca.crt"] == system.Data["ca.crt"], err
+	})
+	if err := client.CoreV1().ConfigMaps("sa").Delete(ctx, "kube-root-ca.crt", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	framework.WaitFor(t, 10*time.Second, "kube-root-ca.crt back in namespace sa", func() (bool, error) {
+		cm, err := client.CoreV1().ConfigMaps("sa").Get(ctx, "kube-root-ca.crt", metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		return err == nil && cm.Data["ca.crt"] == system.Data["ca.crt"], err
+	})
+
 	// Opting out mounts nothing; a missing account is refused.
 	optOut := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "optout"}, Spec: corev1.PodSpec{
 		AutomountServiceAccountToken: ptr.To(false), Containers: []corev1.Container{{Name: "app", Image: "busybox"}}}}
