@@ -61,7 +61,7 @@
 //     kubectl top); Config.NodeAPIHandlers adds more routes.
 //
 // Not done: volumes lack fsGroup ownership, SELinux labels,
-// network/CSI/ephemeral/image volume types, serviceAccountToken
+// network/CSI/ephemeral/image volume types, clusterTrustBundle
 // projections, and teardown when a pod finishes (its volumes go when it
 // is deleted; see package volume). No probe-level metrics.
 package agent

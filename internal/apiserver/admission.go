@@ -12,6 +12,16 @@ import (
 	"github.com/navarch/navarch/internal/storage"
 )
 
+// mutateCreate runs the mutating admission of a new object, before
+// validation: the ServiceAccount admission of pods
+// (Config.ServiceAccountAdmission).
+func (s *Server) mutateCreate(ctx context.Context, obj runtime.Object) error {
+	if pod, ok := obj.(*corev1.Pod); ok && s.cfg.ServiceAccountAdmission {
+		return s.admitServiceAccount(ctx, pod)
+	}
+	return nil
+}
+
 // admitCreate runs the storage-backed rules of creating obj that no
 // registry strategy can apply: allocating a Service's cluster IP and node
 // ports, and giving a claim without a class the default StorageClass. It

@@ -64,6 +64,8 @@ func subresourcesOf(res *resource) []subresource {
 		subs = append(subs, subresource{name: "proxy", kind: schema.GroupVersionKind{Version: "v1", Kind: "NodeProxyOptions"}, verbs: proxyVerbs})
 	case schema.GroupResource{Resource: "namespaces"}:
 		subs = append(subs, subresource{name: "finalize", verbs: metav1.Verbs{"update"}})
+	case serviceAccountsGR:
+		subs = append(subs, subresource{name: "token", kind: tokenRequestGVK, verbs: metav1.Verbs{"create"}})
 	}
 	sort.Slice(subs, func(i, j int) bool { return subs[i].name < subs[j].name })
 	return subs

@@ -216,13 +216,18 @@ func (s *Server) createObject(ctx context.Context, res *resource, namespace stri
 	prepareObjectMetaForCreate(m, res.hasSpec)
 	res.kind.Strategy.Default(obj)
 	res.kind.Strategy.PrepareForCreate(obj)
-	if errs := res.kind.Strategy.Validate(obj); len(errs) > 0 {
-		return nil, apierrors.NewInvalid(res.kind.GroupVersionKind().GroupKind(), m.GetName(), errs)
-	}
+	// As upstream's admission chain: the namespace lifecycle first, then
+	// mutating admission, then validation.
 	if res.kind.Namespaced {
 		if err := s.checkNamespaceAcceptsContent(ctx, m.GetNamespace()); err != nil {
 			return nil, err
 		}
+	}
+	if err := s.mutateCreate(ctx, obj); err != nil {
+		return nil, err
+	}
+	if errs := res.kind.Strategy.Validate(obj); len(errs) > 0 {
+		return nil, apierrors.NewInvalid(res.kind.GroupVersionKind().GroupKind(), m.GetName(), errs)
 	}
 	if s.hasCreateSideEffects(obj) {
 		// Allocation is not undone by a failed create for free: answer

@@ -24,6 +24,7 @@ import (
 	"github.com/navarch/navarch/internal/apiserver/metrics"
 	"github.com/navarch/navarch/internal/apiserver/nodeclient"
 	"github.com/navarch/navarch/internal/registry"
+	"github.com/navarch/navarch/internal/satoken"
 	"github.com/navarch/navarch/internal/storage"
 	"github.com/navarch/navarch/internal/storage/cacher"
 	"github.com/navarch/navarch/internal/version"
@@ -39,6 +40,15 @@ type Config struct {
 	// 401 except on the public health and version endpoints. Nil accepts
 	// every request as an anonymous admin (in-process tests only).
 	Authenticator Authenticator
+	// ServiceAccountSigner, when set, signs and checks service account
+	// tokens: the server serves serviceaccounts/NAME/token (TokenRequest)
+	// and accepts those tokens besides Authenticator. Nil: neither.
+	ServiceAccountSigner *satoken.Signer
+	// ServiceAccountAdmission runs upstream's ServiceAccount admission on
+	// new pods: the "default" account when the pod names none, 403 when
+	// the account does not exist, and the projected kube-api-access volume
+	// mounted in every container.
+	ServiceAccountAdmission bool
 
 	// OpenAPI serves /openapi/v2 and /openapi/v3 (openapi.New(Kinds));
 	// nil answers 404 there.
@@ -95,8 +105,11 @@ type OpenAPIServer interface {
 // Server is the API server. Create it with New; serve it with Start, or
 // use Handler in tests.
 type Server struct {
-	cfg       Config
-	store     storage.Interface
+	cfg   Config
+	store storage.Interface
+	// authn is Config.Authenticator, plus the service account tokens
+	// when Config.ServiceAccountSigner is set.
+	authn     Authenticator
 	resources map[schema.GroupVersionResource]*resource
 	discovery *discovery
 	// services allocates Service IPs and ports; nil when services are not
@@ -153,6 +166,12 @@ func New(cfg Config) (*Server, error) {
 		list = append(list, res)
 	}
 	s.discovery = newDiscovery(list)
+	s.authn = cfg.Authenticator
+	if cfg.ServiceAccountSigner != nil && cfg.Authenticator != nil {
+		s.authn = UnionAuthenticator{cfg.Authenticator, serviceAccountAuthenticator{validator: &satoken.Validator{
+			Signer: cfg.ServiceAccountSigner, Audiences: s.apiAudiences(), Getter: objectGetter{s},
+		}}}
+	}
 	if _, ok := s.resources[schema.GroupVersionResource{Version: "v1", Resource: "services"}]; ok {
 		alloc, err := newServiceAllocator(cfg.Storage, cfg.ServiceCIDR, cfg.NodePortRange)
 		if err != nil {
@@ -361,8 +380,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			writeError(w, r, apierrors.NewInternalError(fmt.Errorf("panic: %v", v)))
 		}
 	}()
-	if !isPublicPath(r.URL.Path) && s.cfg.Authenticator != nil {
-		if _, ok := s.cfg.Authenticator.Authenticate(r); !ok {
+	if !isPublicPath(r.URL.Path) && s.authn != nil {
+		if _, ok := s.authn.Authenticate(r); !ok {
 			writeError(w, r, apierrors.NewUnauthorized("Unauthorized"))
 			return
 		}

@@ -48,6 +48,8 @@ func (s *Server) serveSubresource(w http.ResponseWriter, r *http.Request, res *r
 		s.bindPod(w, r, res, info)
 	case isPods && info.Subresource == "eviction" && info.Verb == "create":
 		s.evictPod(w, r, res, info)
+	case res.gr == serviceAccountsGR && info.Subresource == "token" && info.Verb == "create":
+		s.requestToken(w, r, res, info)
 	case info.Subresource == "proxy" && (isPods || res.gr == servicesGR || res.gr == nodesGR):
 		s.serveProxy(w, r, res, info)
 	case isPods && isStreamingSubresource(info.Subresource):

@@ -1,7 +1,8 @@
 // Package pki creates and keeps the certificates and kubeconfig that
 // `navarch server` needs: a cluster CA, the API server's serving
 // certificate, client certificates (the admin, later node agents), the
-// admin kubeconfig and the join token.
+// admin kubeconfig, the join token and the key that signs service account
+// tokens.
 //
 // Every Ensure function is idempotent: at first start it creates what is
 // missing, and on later starts it keeps what is still good byte for byte,
@@ -23,5 +24,6 @@
 //     decision.
 //   - kubeconfig.go: WriteKubeconfig.
 //   - host.go: HostIPs, RandomToken.
+//   - sakey.go: EnsureServiceAccountKey.
 //   - files.go: PEM encoding and atomic file writes.
 package pki

@@ -112,9 +112,10 @@ func bootstrap(ctx context.Context, client kubernetes.Interface, cfg Config, adv
 	return createOrReplaceSlice(ctx, client, slice)
 }
 
-// Where the cluster CA is published: upstream's root CA publisher puts
-// it in this ConfigMap of every namespace; Navarch publishes it in
-// kube-system, where node agents joining with a token read it.
+// Where the cluster CA is published: the server writes it in this
+// ConfigMap of kube-system, where node agents joining with a token read
+// it, and the root-ca-cert-publisher controller (controller/rootcacert)
+// copies it to every other namespace, as upstream's.
 const (
 	rootCAConfigMap = "kube-root-ca.crt"
 	rootCAKey       = "ca.crt"

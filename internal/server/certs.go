@@ -12,6 +12,7 @@ import (
 	"github.com/navarch/navarch/internal/agent/nodeapi"
 	"github.com/navarch/navarch/internal/apiserver"
 	"github.com/navarch/navarch/internal/pki"
+	"github.com/navarch/navarch/internal/satoken"
 )
 
 // Names of the certificates under DataDir/pki.
@@ -41,10 +42,14 @@ type credentials struct {
 	// caFile is the cluster CA certificate (PEM).
 	caFile string
 	token  string
+	// saSigner signs and checks service account tokens with the key
+	// kept beside the CA.
+	saSigner *satoken.Signer
 }
 
 // prepareCredentials creates or reloads the CA, the serving and client
-// certificates, the admin kubeconfig and the join token.
+// certificates, the admin kubeconfig, the join token and the service
+// account signing key.
 func prepareCredentials(cfg Config, advertise net.IP) (*credentials, error) {
 	dir := cfg.pkiDir()
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -101,6 +106,14 @@ func prepareCredentials(cfg Config, advertise net.IP) (*credentials, error) {
 	if err != nil {
 		return nil, err
 	}
+	saKey, err := pki.EnsureServiceAccountKey(dir)
+	if err != nil {
+		return nil, err
+	}
+	saSigner, err := satoken.NewSigner(saKey, "")
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
 	return &credentials{
 		ca: ca,
 		serverTLS: &tls.Config{
@@ -119,6 +132,7 @@ func prepareCredentials(cfg Config, advertise net.IP) (*credentials, error) {
 		kubeletClientKey:  pki.KeyFile(dir, kubeletClientCertName),
 		caFile:            filepath.Join(dir, pki.CACertFileName),
 		token:             token,
+		saSigner:          saSigner,
 	}, nil
 }
 

@@ -47,6 +47,12 @@ type Config struct {
 	// holds the lease (controllermanager/builtin.Controllers); none when
 	// empty, e.g. in tests that drive one controller by themselves.
 	Controllers []controllermanager.Named
+	// DisableServiceAccountAdmission turns off the ServiceAccount admission
+	// of new pods (a default account, which must exist, and the projected
+	// kube-api-access volume), as kube-apiserver's
+	// --disable-admission-plugins=ServiceAccount; for test clusters that do
+	// not run the serviceaccount controller.
+	DisableServiceAccountAdmission bool
 	// NoWatchCache serves every watch from its own etcd watch instead of
 	// the API server's watch caches (kube-apiserver's --watch-cache=false).
 	NoWatchCache bool

@@ -107,20 +107,22 @@ func (s *Server) Run(ctx context.Context) error {
 	socket := cfg.loopbackSocketPath()
 	kinds := builtin.Kinds()
 	api, err := apiserver.New(apiserver.Config{
-		Storage:               store,
-		Kinds:                 kinds,
-		Authenticator:         creds.authenticator(),
-		OpenAPI:               openapi.New(kinds),
-		ServiceCIDR:           cfg.ServiceCIDR,
-		NodePortRange:         cfg.NodePortRange,
-		Metrics:               cfg.NodeStats,
-		Profiling:             cfg.Profiling,
-		WatchCache:            !cfg.NoWatchCache,
-		Listener:              ln,
-		LoopbackSocket:        socket,
-		TLS:                   creds.serverTLS,
-		KubeletClientCertFile: creds.kubeletClientCert,
-		KubeletClientKeyFile:  creds.kubeletClientKey,
+		Storage:                 store,
+		Kinds:                   kinds,
+		Authenticator:           creds.authenticator(),
+		ServiceAccountSigner:    creds.saSigner,
+		ServiceAccountAdmission: !cfg.DisableServiceAccountAdmission,
+		OpenAPI:                 openapi.New(kinds),
+		ServiceCIDR:             cfg.ServiceCIDR,
+		NodePortRange:           cfg.NodePortRange,
+		Metrics:                 cfg.NodeStats,
+		Profiling:               cfg.Profiling,
+		WatchCache:              !cfg.NoWatchCache,
+		Listener:                ln,
+		LoopbackSocket:          socket,
+		TLS:                     creds.serverTLS,
+		KubeletClientCertFile:   creds.kubeletClientCert,
+		KubeletClientKeyFile:    creds.kubeletClientKey,
 	})
 	if err != nil {
 		return err

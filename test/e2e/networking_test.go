@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -46,8 +45,8 @@ const netImage = "localhost/web:net"
 //   - from a pod: a Service by ClusterIP, by node IP:nodePort and by its
 //     DNS names, and ClientIP session affinity;
 //   - from a pod: the kubernetes Service, by DNS name and by its cluster
-//     IP, to the API server, TLS verified against the cluster CA, with a
-//     bearer token from /var/run/secrets/kubernetes.io/serviceaccount;
+//     IP, to the API server, TLS verified against the cluster CA, with
+//     the pod's projected service account token (kube-api-access);
 //   - an Ingress's TLS Secret replaced under HTTPS traffic, and broken;
 //   - an Ingress's paths changed (one added, one's backend switched)
 //     under HTTP traffic, with a request in flight across each change;
@@ -81,23 +80,6 @@ func TestNetworking(t *testing.T) {
 	buildNetImage(t, c)
 	nodeIP := jsonpath(t, c, `{.items[0].status.addresses[?(@.type=="InternalIP")].address}`, "nodes")
 
-	// Stand-in service account credentials (see the kubernetes Service
-	// subtest): the cluster CA and the join token.
-	caPEM, err := client.CoreV1().ConfigMaps("kube-system").Get(ctx, "kube-root-ca.crt", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	token, err := os.ReadFile(filepath.Join(c.DataDir, "token"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := client.CoreV1().Secrets("default").Create(ctx, &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: "client-credentials"},
-		Data: map[string][]byte{"token": bytes.TrimSpace(token), "ca.crt": []byte(caPEM.Data["ca.crt"]),
-			"namespace": []byte("default")},
-	}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
 	apply(t, netDeployment("web-a", 2)+"---\n"+netDeployment("web-b", 1)+`---
 apiVersion: v1
 kind: Service
@@ -132,8 +114,6 @@ spec:
     image: `+netImage+`
     imagePullPolicy: Never
     args: [sleep, "86400"]
-    volumeMounts: [{name: sa, mountPath: /var/run/secrets/kubernetes.io/serviceaccount, readOnly: true}]
-  volumes: [{name: sa, secret: {secretName: client-credentials}}]
 `)
 	waitJSONPath(t, c, 90*time.Second, "2", "{.status.readyReplicas}", "deployment", "web-a")
 	waitJSONPath(t, c, 90*time.Second, "1", "{.status.readyReplicas}", "deployment", "web-b")
@@ -200,11 +180,20 @@ spec:
 	})
 
 	t.Run("the kubernetes Service from a pod", func(t *testing.T) {
-		// Navarch issues no service account tokens yet (no TokenRequest,
-		// no kube-api-access volume): the client pod has the join token
-		// and the cluster CA mounted from a Secret where a service
-		// account's are, and the tool reads them from there as client-go's
-		// in-cluster configuration would.
+		// The client pod mounts nothing itself: the ServiceAccount
+		// admission gave it the projected kube-api-access volume (a token
+		// of the default account bound to the pod, the cluster CA, the
+		// namespace), which the node agent filled, and the tool reads them
+		// as client-go's in-cluster configuration does.
+		pod, err := client.CoreV1().Pods("default").Get(ctx, "client", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pod.Spec.ServiceAccountName != "default" || len(pod.Spec.Volumes) != 1 || !strings.HasPrefix(pod.Spec.Volumes[0].Name, "kube-api-access-") ||
+			len(pod.Spec.Containers[0].VolumeMounts) != 1 || pod.Spec.Containers[0].VolumeMounts[0].MountPath != "/var/run/secrets/kubernetes.io/serviceaccount" {
+			t.Fatalf("the client pod's account %q, volumes %+v, mounts %+v: want default and kube-api-access at the service account path",
+				pod.Spec.ServiceAccountName, pod.Spec.Volumes, pod.Spec.Containers[0].VolumeMounts)
+		}
 		vip := jsonpath(t, c, "{.spec.clusterIP}", "service", "kubernetes")
 		if vip != "10.43.0.1" {
 			t.Errorf("the kubernetes Service's cluster IP is %s, want 10.43.0.1", vip)

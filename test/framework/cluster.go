@@ -110,6 +110,10 @@ func StartInProcess(t testing.TB, opts Options) *Cluster {
 		DataDir: c.DataDir, BindAddress: "127.0.0.1", Port: c.Port,
 		EtcdEndpoints: opts.EtcdEndpoints, EtcdListenClientURL: opts.EtcdListenClientURL,
 		Controllers: opts.Controllers, NodeStats: opts.NodeStats,
+		// Pods need their namespace's default ServiceAccount, which only
+		// the serviceaccount controller creates (upstream's integration
+		// framework disables the admission likewise).
+		DisableServiceAccountAdmission: !runsController(opts.Controllers, "serviceaccount"),
 	})
 	if err != nil {
 		t.Fatalf("server config: %v", err)
@@ -147,6 +151,16 @@ func StartInProcess(t testing.TB, opts Options) *Cluster {
 		t.Fatalf("server not ready within 60s")
 	}
 	return c
+}
+
+// runsController reports whether controllers include the one named name.
+func runsController(controllers []controllermanager.Named, name string) bool {
+	for _, c := range controllers {
+		if c.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 func newCluster(t testing.TB, opts Options) *Cluster {

@@ -82,15 +82,23 @@
 // advertises where it keeps these directories with the Node annotation
 // navarch.io/local-path-dir (LocalPathDirAnnotation).
 //
+// A serviceAccountToken projection holds a token the TokenRequest API
+// issues with the node's client, bound to the pod (its audience and
+// expirationSeconds as the projection asks). The token is kept in memory
+// and requested again at the first resync after 80% of its lifetime,
+// as the kubelet does, then written atomically with the volume's other
+// files.
+//
 // # Not done
 //
 // fsGroup ownership, SELinux relabelling, emptyDir sizeLimit on disk
-// (only tmpfs is bounded), serviceAccountToken and clusterTrustBundle
-// projections (a FailedMount event says so), block volumes, and network
+// (only tmpfs is bounded), clusterTrustBundle projections (a FailedMount
+// event says so), block volumes, and network
 // or CSI volume types (FailedMount: not supported by this node agent).
 //
 // # Organization
 //
+//   - token.go: the projected service account tokens and their cache.
 //   - manager.go: Config, Manager, New, SetUp, TearDown, CleanupOrphans,
 //     the error types.
 //   - sources.go: each volume type's set-up (emptyDir, hostPath,

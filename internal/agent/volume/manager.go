@@ -74,6 +74,9 @@ type Manager struct {
 	client   kubernetes.Interface
 	recorder record.EventRecorder
 
+	// tokens are the pods' projected service account tokens.
+	tokens tokenCache
+
 	mu sync.Mutex
 	// pods holds, per pod, its volumes as last set up. Guarded by mu.
 	pods map[types.UID]*podVolumes
@@ -280,6 +283,7 @@ func (m *Manager) TearDown(ctx context.Context, uid types.UID) error {
 }
 
 func (m *Manager) forget(uid types.UID) {
+	m.tokens.forget(uid)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.pods, uid)

@@ -3,6 +3,7 @@ package volume
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,12 +11,14 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/record"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 	"k8s.io/utils/ptr"
@@ -372,14 +375,72 @@ func TestSetUpProjected(t *testing.T) {
 		t.Errorf("projected files = %v, want %v", got, want)
 	}
 
-	token := testPod(projected(corev1.VolumeProjection{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token"}}))
+	// A token projection: a token bound to the pod from the TokenRequest
+	// API, reused until 80% of its lifetime passed.
+	var requests []*authenticationv1.TokenRequest
+	m.client.PrependReactor("create", "serviceaccounts", func(action k8stesting.Action) (bool, runtime.Object, error) {
+		create := action.(k8stesting.CreateAction)
+		if action.GetSubresource() != "token" || action.GetNamespace() != "default" || create.GetObject() == nil {
+			return false, nil, nil
+		}
+		req := create.GetObject().(*authenticationv1.TokenRequest).DeepCopy()
+		requests = append(requests, req)
+		req.Status.Token = fmt.Sprintf("tok-%d", len(requests))
+		req.Status.ExpirationTimestamp = metav1.NewTime(time.Now().Add(time.Duration(*req.Spec.ExpirationSeconds) * time.Second))
+		return true, req, nil
+	})
+	token := testPod(projected(corev1.VolumeProjection{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{
+		Path: "sa/token", Audience: "vault", ExpirationSeconds: ptr.To(int64(600))}}))
 	token.UID = "uid-2"
-	_, err := m.SetUp(ctx, token)
+	token.Spec.ServiceAccountName = "robot"
+	dir := m.volumeDir(token.UID, dirProjected, "all")
+	for range 2 {
+		if _, err := m.SetUp(ctx, token); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := readVisible(t, dir); !samePayload(got, map[string]FileProjection{"sa/token": {Data: []byte("tok-1"), Mode: 0o440}}) {
+		t.Errorf("token files = %v, want tok-1", got)
+	}
+	if len(requests) != 1 {
+		t.Fatalf("%d token requests for two syncs, want 1", len(requests))
+	}
+	spec := requests[0].Spec
+	if ref := spec.BoundObjectRef; ref == nil || ref.Kind != "Pod" || ref.APIVersion != "v1" || ref.Name != "web" || ref.UID != "uid-2" ||
+		len(spec.Audiences) != 1 || spec.Audiences[0] != "vault" || *spec.ExpirationSeconds != 600 {
+		t.Errorf("token request = %+v, want bound to pod web/uid-2, audience vault, 600s", spec)
+	}
+	// Past 80% of its lifetime the token is requested again.
+	m.tokens.mu.Lock()
+	for k, v := range m.tokens.tokens {
+		if got := v.refreshAt.Sub(time.Now()); got < 7*time.Minute || got > 8*time.Minute {
+			t.Errorf("refresh in %v, want 80%% of 10 minutes", got)
+		}
+		v.refreshAt = time.Now().Add(-time.Second)
+		m.tokens.tokens[k] = v
+	}
+	m.tokens.mu.Unlock()
+	if _, err := m.SetUp(ctx, token); err != nil {
+		t.Fatal(err)
+	}
+	if got := readVisible(t, dir); len(requests) != 2 || string(got["sa/token"].Data) != "tok-2" {
+		t.Errorf("after the refresh: %d requests, files %v; want tok-2", len(requests), got)
+	}
+	if err := m.TearDown(ctx, token.UID); err != nil {
+		t.Fatal(err)
+	}
+	if len(m.tokens.tokens) != 0 {
+		t.Errorf("tokens kept after TearDown: %v", m.tokens.tokens)
+	}
+
+	noAccount := testPod(projected(corev1.VolumeProjection{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token"}}))
+	noAccount.UID = "uid-3"
+	_, err := m.SetUp(ctx, noAccount)
 	var mountErr *MountError
 	if !errors.As(err, &mountErr) {
-		t.Fatalf("SetUp with a token projection = %v, want a MountError", err)
+		t.Fatalf("SetUp of a token projection without an account = %v, want a MountError", err)
 	}
-	want2 := `Warning FailedMount MountVolume.SetUp failed for volume "all" : serviceAccountToken projections are not supported by this node agent`
+	want2 := `Warning FailedMount MountVolume.SetUp failed for volume "all" : pod has no service account for token projection "token"`
 	if got := m.events(); len(got) != 1 || got[0] != want2 {
 		t.Errorf("events = %q, want [%q]", got, want2)
 	}

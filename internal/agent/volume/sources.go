@@ -220,7 +220,8 @@ func (m *Manager) secretFiles(ctx context.Context, namespace, name string, items
 }
 
 // projectedFiles adds the files of every source of a projected volume.
-// Token and trust-bundle projections are refused.
+// A serviceAccountToken source is a token bound to the pod
+// (serviceAccountToken); trust-bundle projections are refused.
 func (m *Manager) projectedFiles(ctx context.Context, pod *corev1.Pod, src *corev1.ProjectedVolumeSource, payload map[string]FileProjection) error {
 	var errs []error
 	for _, source := range src.Sources {
@@ -235,7 +236,10 @@ func (m *Manager) projectedFiles(ctx context.Context, pod *corev1.Pod, src *core
 		case source.DownwardAPI != nil:
 			err = downwardAPIPayload(pod, source.DownwardAPI.Items, src.DefaultMode, m.cfg.Allocatable, payload)
 		case source.ServiceAccountToken != nil:
-			err = errors.New("serviceAccountToken projections are not supported by this node agent")
+			var token []byte
+			if token, err = m.serviceAccountToken(ctx, pod, source.ServiceAccountToken); err == nil {
+				payload[source.ServiceAccountToken.Path] = FileProjection{Data: token, Mode: fileMode(nil, src.DefaultMode)}
+			}
 		case source.ClusterTrustBundle != nil:
 			err = errors.New("clusterTrustBundle projections are not supported by this node agent")
 		default:

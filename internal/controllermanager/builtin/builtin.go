@@ -17,6 +17,7 @@ import (
 	"github.com/navarch/navarch/internal/controller/namespace"
 	"github.com/navarch/navarch/internal/controller/nodelifecycle"
 	"github.com/navarch/navarch/internal/controller/replicaset"
+	"github.com/navarch/navarch/internal/controller/rootcacert"
 	"github.com/navarch/navarch/internal/controller/serviceaccount"
 	"github.com/navarch/navarch/internal/controller/statefulset"
 	"github.com/navarch/navarch/internal/controller/storageprotection"
@@ -43,6 +44,10 @@ func Controllers(cfg Config) []cm.Named {
 		{Name: "serviceaccount", New: func(c cm.Clients) (cm.Controller, error) {
 			f := c.Informers.Core().V1()
 			return serviceaccount.New(c.Kube, f.Namespaces(), f.ServiceAccounts()), nil
+		}},
+		{Name: "root-ca-cert-publisher", New: func(c cm.Clients) (cm.Controller, error) {
+			f := c.Informers.Core().V1()
+			return rootcacert.New(c.Kube, f.Namespaces(), f.ConfigMaps()), nil
 		}},
 		{Name: "garbagecollector", New: func(c cm.Clients) (cm.Controller, error) {
 			return garbagecollector.New(c.Kube, c.Metadata, garbagecollector.DefaultConfig()), nil
