@@ -19,6 +19,7 @@ func newStderrLogger() *zap.Logger {
 var closeNoise = []string{
 	"use of closed network connection",
 	"mux: server closed",
+	"mux: listener closed",
 	"http: Server closed",
 	"grpc: the server has been stopped",
 }
