@@ -18,12 +18,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
-	"github.com/navarch/navarch/internal/agent"
-	"github.com/navarch/navarch/internal/agent/cni"
-	"github.com/navarch/navarch/internal/agent/cri"
-	"github.com/navarch/navarch/internal/images"
 	"github.com/navarch/navarch/test/framework"
-	"github.com/navarch/navarch/test/hostlock"
 )
 
 // TestAgentProbesEndToEnd runs probes, init containers, lifecycle hooks
@@ -34,37 +29,9 @@ import (
 // failures), postStart and preStop hooks run, and a container over its
 // memory limit is reported OOMKilled.
 func TestAgentProbesEndToEnd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end test (real containerd); skipped with -short")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to run containerd and set up pod networking")
-	}
-	if err := cri.CheckDependencies(cri.DefaultCNIBinDir); err != nil {
-		t.Skipf("containerd is not installed (hack/install-deps.sh installs it): %v", err)
-	}
-	bin := buildPrograms(t)
-	hostlock.Lock(t) // containerd, the pod bridge and port 10250 are the host's
-	cluster := framework.StartInProcess(t, framework.Options{})
-	client := cluster.Client(t)
-	dataDir := t.TempDir()
-	cfg := agent.Config{NodeName: e2eNode, DataDir: dataDir, Bridge: e2eBridge, PodCIDR: e2ePodCIDR, KubeletAddress: ":0"}
-	t.Cleanup(func() {
-		if err := cni.RemoveLeftovers(context.Background(), e2eBridge); err != nil {
-			t.Errorf("cleanup: %v", err)
-		}
-	})
-	endpoint := "unix://" + filepath.Join(dataDir, "containerd", "containerd.sock")
-	stopAgent := startAgent(t, cfg, client)
-	t.Cleanup(func() {
-		removeAllSandboxes(t, endpoint)
-		stopAgent()
-	})
-	waitNodeReady(t, client)
+	h := startE2EHost(t, framework.Options{}, nil)
+	cluster, client, dataDir := h.cluster, h.client, h.cfg.DataDir
 	ctx := context.Background()
-	if _, err := images.Build(ctx, images.CtrImporter(endpoint), images.BuildSpec{Binary: filepath.Join(bin, "web"), Tag: "localhost/web:e2e"}); err != nil {
-		t.Fatalf("building the web image: %v", err)
-	}
 
 	httpProbe := func(path string, port intstr.IntOrString, failures int32) *corev1.Probe {
 		return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: port}},

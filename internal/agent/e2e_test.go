@@ -48,48 +48,11 @@ const (
 // the app) before it goes, and on
 // deletion gives its sandbox and IP back.
 func TestAgentEndToEnd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end test (real containerd); skipped with -short")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to run containerd and set up pod networking")
-	}
-	if err := cri.CheckDependencies(cri.DefaultCNIBinDir); err != nil {
-		t.Skipf("containerd is not installed (hack/install-deps.sh installs it): %v", err)
-	}
-	bin := buildPrograms(t)
-	hostlock.Lock(t) // containerd, the pod bridge and port 10250 are the host's
-	cluster := framework.StartInProcess(t, framework.Options{})
-	client := cluster.Client(t)
-	dataDir := t.TempDir()
-	cfg := agent.Config{
-		NodeName: e2eNode, DataDir: dataDir, Bridge: e2eBridge, PodCIDR: e2ePodCIDR, KubeletAddress: ":0",
-	}
-	t.Cleanup(func() {
-		if err := cni.RemoveLeftovers(context.Background(), e2eBridge); err != nil {
-			t.Errorf("cleanup: %v", err)
-		}
-	})
-	endpoint := "unix://" + filepath.Join(dataDir, "containerd", "containerd.sock")
-	stopAgent := startAgent(t, cfg, client)
-	// A failed test must not leave containers running: remove every
-	// sandbox while containerd still runs, then stop the agent (and with
-	// it containerd).
-	t.Cleanup(func() {
-		removeAllSandboxes(t, endpoint)
-		stopAgent()
-	})
-	waitNodeReady(t, client)
+	h := startE2EHost(t, framework.Options{}, nil)
+	cluster, client, endpoint, dataDir := h.cluster, h.client, h.endpoint, h.cfg.DataDir
 	ctx := context.Background()
 	// outer is the test itself: the restarted agent outlives its subtest.
 	outer := t
-	ref, err := images.Build(ctx, images.CtrImporter(endpoint), images.BuildSpec{Binary: filepath.Join(bin, "web"), Tag: "localhost/web:e2e"})
-	if err != nil {
-		t.Fatalf("building the web image: %v", err)
-	}
-	if ref != "localhost/web:e2e" {
-		t.Errorf("built %q, want localhost/web:e2e", ref)
-	}
 
 	mustCreate(t, client, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "web-config", Namespace: "default"}, Data: map[string]string{"greeting": "hello"}})
 	mustCreate(t, client, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "web-secret", Namespace: "default"}, Data: map[string][]byte{"token": []byte("s3cret")}})
@@ -149,8 +112,7 @@ func TestAgentEndToEnd(t *testing.T) {
 
 	t.Run("agent restart adopts the running pod", func(t *testing.T) {
 		restarted := time.Now()
-		stopAgent()
-		stopAgent = startAgent(outer, cfg, client)
+		h.restartAgent(outer)
 		// A new pod running proves the new agent syncs pods; its first
 		// relist woke the web pod before that.
 		second := webPod()
@@ -435,6 +397,74 @@ func buildPrograms(t *testing.T) string {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return dir
+}
+
+// e2eHost is an agent on the host's containerd (its own data dir, the
+// test bridge and pod CIDR) against an in-process control plane, with the
+// web test image imported as localhost/web:e2e.
+type e2eHost struct {
+	cluster *framework.Cluster
+	client  kubernetes.Interface
+	cfg     agent.Config
+	// endpoint is the CRI socket of the agent's containerd.
+	endpoint string
+	// stopAgent stops the running agent (and its containerd).
+	stopAgent func()
+}
+
+// startE2EHost skips the test unless it can run on a real containerd, then
+// takes the host lock, starts a control plane with opts and an agent with
+// cfg's test defaults (tune adjusts them), waits for the node to be Ready
+// and imports the web image. When the test ends, every sandbox is removed
+// while containerd still runs, then the agent stops and the pod bridge is
+// removed, so a failed test leaves nothing running.
+func startE2EHost(t *testing.T, opts framework.Options, tune func(*agent.Config)) *e2eHost {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end test (real containerd); skipped with -short")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run containerd, mount volumes and set up pod networking")
+	}
+	if err := cri.CheckDependencies(cri.DefaultCNIBinDir); err != nil {
+		t.Skipf("containerd is not installed (hack/install-deps.sh installs it): %v", err)
+	}
+	bin := buildPrograms(t)
+	hostlock.Lock(t) // containerd, the pod bridge and port 10250 are the host's
+	h := &e2eHost{cluster: framework.StartInProcess(t, opts)}
+	h.client = h.cluster.Client(t)
+	dataDir := t.TempDir()
+	h.cfg = agent.Config{NodeName: e2eNode, DataDir: dataDir, Bridge: e2eBridge, PodCIDR: e2ePodCIDR, KubeletAddress: ":0"}
+	if tune != nil {
+		tune(&h.cfg)
+	}
+	t.Cleanup(func() {
+		if err := cni.RemoveLeftovers(context.Background(), e2eBridge); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+	})
+	h.endpoint = "unix://" + filepath.Join(dataDir, "containerd", "containerd.sock")
+	h.stopAgent = startAgent(t, h.cfg, h.client)
+	t.Cleanup(func() {
+		removeAllSandboxes(t, h.endpoint)
+		h.stopAgent()
+	})
+	waitNodeReady(t, h.client)
+	ref, err := images.Build(context.Background(), images.CtrImporter(h.endpoint), images.BuildSpec{Binary: filepath.Join(bin, "web"), Tag: "localhost/web:e2e"})
+	if err != nil {
+		t.Fatalf("building the web image: %v", err)
+	}
+	if ref != "localhost/web:e2e" {
+		t.Errorf("built %q, want localhost/web:e2e", ref)
+	}
+	return h
+}
+
+// restartAgent stops the agent and starts a new one with the same
+// configuration; t is the test whose end stops it.
+func (h *e2eHost) restartAgent(t *testing.T) {
+	h.stopAgent()
+	h.stopAgent = startAgent(t, h.cfg, h.client)
 }
 
 // startAgent runs an agent until the returned stop is called; stop is

@@ -20,13 +20,9 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/navarch/navarch/internal/agent"
-	"github.com/navarch/navarch/internal/agent/cni"
-	"github.com/navarch/navarch/internal/agent/cri"
 	cm "github.com/navarch/navarch/internal/controllermanager"
 	"github.com/navarch/navarch/internal/controllermanager/builtin"
-	"github.com/navarch/navarch/internal/images"
 	"github.com/navarch/navarch/test/framework"
-	"github.com/navarch/navarch/test/hostlock"
 )
 
 // volumeResync is the agent's volume refresh period in this test (the
@@ -41,37 +37,9 @@ const volumeResync = 2 * time.Second
 // local-path claim provisioned by the volume controller, used, and
 // cleaned up by the agent when released.
 func TestVolumesEndToEnd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end test (real containerd); skipped with -short")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to run containerd, mount volumes and set up pod networking")
-	}
-	if err := cri.CheckDependencies(cri.DefaultCNIBinDir); err != nil {
-		t.Skipf("containerd is not installed (hack/install-deps.sh installs it): %v", err)
-	}
-	bin := buildPrograms(t)
-	hostlock.Lock(t) // containerd, the pod bridge and port 10250 are the host's
-	cluster := framework.StartInProcess(t, framework.Options{Controllers: volumeController(t)})
-	client := cluster.Client(t)
-	dataDir := t.TempDir()
-	cfg := agent.Config{NodeName: e2eNode, DataDir: dataDir, Bridge: e2eBridge, PodCIDR: e2ePodCIDR, KubeletAddress: ":0", VolumeResyncInterval: volumeResync}
-	t.Cleanup(func() {
-		if err := cni.RemoveLeftovers(context.Background(), e2eBridge); err != nil {
-			t.Errorf("cleanup: %v", err)
-		}
-	})
-	endpoint := "unix://" + filepath.Join(dataDir, "containerd", "containerd.sock")
-	stopAgent := startAgent(t, cfg, client)
-	t.Cleanup(func() {
-		removeAllSandboxes(t, endpoint)
-		stopAgent()
-	})
-	waitNodeReady(t, client)
+	h := startE2EHost(t, framework.Options{Controllers: volumeController(t)}, func(cfg *agent.Config) { cfg.VolumeResyncInterval = volumeResync })
+	client, dataDir := h.client, h.cfg.DataDir
 	ctx := context.Background()
-	if _, err := images.Build(ctx, images.CtrImporter(endpoint), images.BuildSpec{Binary: filepath.Join(bin, "web"), Tag: "localhost/web:e2e"}); err != nil {
-		t.Fatalf("building the web image: %v", err)
-	}
 	volumeRoot := filepath.Join(dataDir, "volumes")
 
 	t.Run("configMap, secret, downward API and a shared emptyDir", func(t *testing.T) {
