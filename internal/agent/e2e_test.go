@@ -420,15 +420,7 @@ type e2eHost struct {
 // removed, so a failed test leaves nothing running.
 func startE2EHost(t *testing.T, opts framework.Options, tune func(*agent.Config)) *e2eHost {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("end-to-end test (real containerd); skipped with -short")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to run containerd, mount volumes and set up pod networking")
-	}
-	if err := cri.CheckDependencies(cri.DefaultCNIBinDir); err != nil {
-		t.Skipf("containerd is not installed (hack/install-deps.sh installs it): %v", err)
-	}
+	framework.RequireContainerd(t)
 	bin := buildPrograms(t)
 	hostlock.Lock(t) // containerd, the pod bridge and port 10250 are the host's
 	h := &e2eHost{cluster: framework.StartInProcess(t, opts)}

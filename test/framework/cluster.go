@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/navarch/navarch/internal/agent/cri"
 	"github.com/navarch/navarch/internal/apiserver/metrics"
 	"github.com/navarch/navarch/internal/controllermanager"
 	"github.com/navarch/navarch/internal/server"
@@ -338,5 +339,21 @@ func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() (bool
 			t.Fatalf("timed out after %v waiting for %s", timeout, what)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// RequireContainerd skips t when it cannot run pods on the host's
+// containerd: under -short, when not root, or when containerd, runc or the
+// CNI plugins are missing (hack/install-deps.sh installs them).
+func RequireContainerd(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end test (real containerd); skipped with -short")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run containerd, mount volumes and set up pod networking")
+	}
+	if err := cri.CheckDependencies(cri.DefaultCNIBinDir); err != nil {
+		t.Skipf("containerd is not installed (hack/install-deps.sh installs it): %v", err)
 	}
 }

@@ -49,15 +49,7 @@ const (
 // server reads the same Provider for metrics.k8s.io, and kubectl top
 // shows those figures.
 func TestStatsEndToEnd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end test (real containerd); skipped with -short")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to run containerd and set up pod networking")
-	}
-	if err := cri.CheckDependencies(cri.DefaultCNIBinDir); err != nil {
-		t.Skipf("containerd is not installed (hack/install-deps.sh installs it): %v", err)
-	}
+	framework.RequireContainerd(t)
 	hostlock.Lock(t) // containerd, the pod bridge and port 10250 are the host's
 	binDir := t.TempDir()
 	build := exec.Command("go", "build", "-o", binDir+"/", "./testdata/burn")
