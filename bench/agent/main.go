@@ -151,7 +151,7 @@ func run(ctx context.Context, o options) (err error) {
 			}
 		}
 		if err != nil {
-			e.printLogTails()
+			benchserver.PrintLogTails(e.logs)
 			fmt.Fprintf(os.Stderr, "bench: logs kept in %s\n", dir)
 			return
 		}
@@ -866,7 +866,7 @@ func (e *env) cleanup() error {
 		e.runtime.Close()
 	}
 	if e.agent != nil {
-		if err := stopProcess(e.agent.Process, e.agentExited, 30*time.Second); err != nil {
+		if err := benchserver.StopProcess(e.agent.Process, e.agentExited, 30*time.Second); err != nil {
 			errs = append(errs, "agent: "+err.Error())
 		}
 		out, err := exec.CommandContext(ctx, e.o.agentBinary, "agent", "--cleanup", "--bridge", e.o.bridge).CombinedOutput()
@@ -877,7 +877,7 @@ func (e *env) cleanup() error {
 	if e.server != nil {
 		exited := make(chan struct{})
 		go func() { _ = e.server.Wait(); close(exited) }()
-		if err := stopProcess(e.server.Process, exited, 30*time.Second); err != nil {
+		if err := benchserver.StopProcess(e.server.Process, exited, 30*time.Second); err != nil {
 			errs = append(errs, "server: "+err.Error())
 		}
 	}
@@ -885,33 +885,6 @@ func (e *env) cleanup() error {
 		return fmt.Errorf("%s", strings.Join(errs, "; "))
 	}
 	return nil
-}
-
-// stopProcess interrupts p and waits for exited, then kills it.
-func stopProcess(p *os.Process, exited <-chan struct{}, grace time.Duration) error {
-	_ = p.Signal(syscall.SIGTERM)
-	select {
-	case <-exited:
-		return nil
-	case <-time.After(grace):
-		_ = p.Kill()
-		<-exited
-		return fmt.Errorf("did not stop within %v of SIGTERM; killed", grace)
-	}
-}
-
-func (e *env) printLogTails() {
-	for _, path := range e.logs {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			continue
-		}
-		lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-		if len(lines) > 15 {
-			lines = lines[len(lines)-15:]
-		}
-		fmt.Fprintf(os.Stderr, "--- %s (last lines)\n%s\n", path, strings.Join(lines, "\n"))
-	}
 }
 
 // waitFor polls cond every 10 ms until it holds, the timeout passes, ctx

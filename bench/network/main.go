@@ -170,7 +170,7 @@ func run(ctx context.Context, o options) (err error) {
 			}
 		}
 		if err != nil {
-			e.printLogTails()
+			benchserver.PrintLogTails(e.logs)
 			fmt.Fprintf(os.Stderr, "bench: logs kept in %s\n", dir)
 			return
 		}
@@ -821,7 +821,7 @@ func (e *env) cleanup() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if e.nginx != nil {
-		if err := stopProcess(e.nginx.Process, e.nginxDone, 10*time.Second); err != nil {
+		if err := benchserver.StopProcess(e.nginx.Process, e.nginxDone, 10*time.Second); err != nil {
 			errs = append(errs, "nginx: "+err.Error())
 		}
 	}
@@ -848,7 +848,7 @@ func (e *env) cleanup() error {
 		e.runtime.Close()
 	}
 	if e.server != nil {
-		if err := stopProcess(e.server.Process, e.exited, 30*time.Second); err != nil {
+		if err := benchserver.StopProcess(e.server.Process, e.exited, 30*time.Second); err != nil {
 			errs = append(errs, "server: "+err.Error())
 		}
 		out, err := exec.CommandContext(ctx, e.o.binary, "agent", "--cleanup", "--bridge", cni.DefaultBridge).CombinedOutput()
@@ -860,31 +860,4 @@ func (e *env) cleanup() error {
 		return fmt.Errorf("%s", strings.Join(errs, "; "))
 	}
 	return nil
-}
-
-// stopProcess interrupts p and waits for exited, then kills it.
-func stopProcess(p *os.Process, exited <-chan struct{}, grace time.Duration) error {
-	_ = p.Signal(syscall.SIGTERM)
-	select {
-	case <-exited:
-		return nil
-	case <-time.After(grace):
-		_ = p.Kill()
-		<-exited
-		return fmt.Errorf("did not stop within %v of SIGTERM; killed", grace)
-	}
-}
-
-func (e *env) printLogTails() {
-	for _, path := range e.logs {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			continue
-		}
-		lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-		if len(lines) > 15 {
-			lines = lines[len(lines)-15:]
-		}
-		fmt.Fprintf(os.Stderr, "--- last lines of %s\n%s\n", path, strings.Join(lines, "\n"))
-	}
 }

@@ -1,6 +1,6 @@
 // Package benchserver holds what the benchmark programs share about the
 // navarch server they measure: a free port to run it on, waiting until it
-// is ready, and reading its memory.
+// is ready, reading its memory, and stopping it.
 package benchserver
 
 import (
@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
@@ -85,4 +86,34 @@ func MemoryMiB(pid int) (anon, file float64) {
 		}
 	}
 	return anon, file
+}
+
+// StopProcess sends p SIGTERM and waits for exited (closed when p has been
+// waited for), killing p after grace.
+func StopProcess(p *os.Process, exited <-chan struct{}, grace time.Duration) error {
+	_ = p.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+		return nil
+	case <-time.After(grace):
+		_ = p.Kill()
+		<-exited
+		return fmt.Errorf("did not stop within %v of SIGTERM; killed", grace)
+	}
+}
+
+// PrintLogTails writes the last 15 lines of each log file to stderr, for
+// a run that failed.
+func PrintLogTails(paths []string) {
+	for _, path := range paths {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+		if len(lines) > 15 {
+			lines = lines[len(lines)-15:]
+		}
+		fmt.Fprintf(os.Stderr, "--- last lines of %s\n%s\n", path, strings.Join(lines, "\n"))
+	}
 }
