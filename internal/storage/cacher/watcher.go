@@ -81,8 +81,15 @@ func (w *cacheWatcher) run() {
 		if stopped {
 			// A consumer that stopped gets no more events: drop what it
 			// has not read yet, so the stream ends as soon as it looks.
-			for len(w.result) > 0 {
-				<-w.result
+			// The consumer may be reading at the same time: a blocking
+			// receive here could wait for an event it took first.
+		drain:
+			for {
+				select {
+				case <-w.result:
+				default:
+					break drain
+				}
 			}
 		}
 		close(w.result)
