@@ -173,7 +173,8 @@ func newCluster(t testing.TB, opts Options) *Cluster {
 }
 
 // Binary is the navarch binary the end-to-end tests run: $NAVARCH_BINARY,
-// or one built once per test process into a temp dir.
+// or one built once per test process into a temp dir (removed at the end
+// when the package's TestMain calls Main).
 func Binary(t testing.TB) string {
 	t.Helper()
 	binaryOnce.Do(func() {
@@ -186,7 +187,7 @@ func Binary(t testing.TB) string {
 			binaryErr = err
 			return
 		}
-		binaryPath = filepath.Join(dir, "navarch")
+		binaryDir, binaryPath = dir, filepath.Join(dir, "navarch")
 		cmd := exec.Command("go", "build", "-o", binaryPath, "github.com/navarch/navarch/cmd/navarch")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
@@ -203,7 +204,20 @@ var (
 	binaryOnce sync.Once
 	binaryPath string
 	binaryErr  error
+	// binaryDir is the temp dir Binary built into, removed by Main.
+	binaryDir string
 )
+
+// Main runs the tests of a package that uses Binary (call it from
+// TestMain) and then removes the binary built for them: 130 MB per test
+// process otherwise left in the temp dir.
+func Main(m *testing.M) {
+	code := m.Run()
+	if binaryDir != "" {
+		_ = os.RemoveAll(binaryDir)
+	}
+	os.Exit(code)
+}
 
 // StartBinary runs the navarch binary's server command as a child process
 // and returns once /readyz answers. Its output goes to DATA_DIR/server.log.
