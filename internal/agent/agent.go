@@ -258,6 +258,9 @@ func (a *Agent) run(ctx context.Context, rt streamingRuntime, endpoint, pauseBin
 		if err := network.Write(a.config.cniConfDir()); err != nil {
 			return err
 		}
+		if err := network.EnsureMasquerade(ctx); err != nil {
+			return err
+		}
 	}
 	if err := waitNetworkReady(ctx, rt, networkReadyTimeout); err != nil {
 		if ownNetwork {

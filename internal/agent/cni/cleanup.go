@@ -13,9 +13,9 @@ import (
 // last pod is gone.
 const portmapChainPrefix = "CNI-HOSTPORT-"
 
-// RemoveLeftovers deletes what the CNI plugins leave on the host once no
-// pod uses the network: the bridge device and portmap's nat chains in
-// iptables and ip6tables. Call it only when no sandbox on this host uses
+// RemoveLeftovers deletes what the CNI plugins and the agent leave on the
+// host once no pod uses the network: the bridge device, the agent's
+// masquerade table and portmap's nat chains in iptables and ip6tables. Call it only when no sandbox on this host uses
 // the network any more (tests, `navarch agent` uninstall); missing
 // pieces are not an error.
 func RemoveLeftovers(ctx context.Context, bridge string) error {
@@ -23,6 +23,11 @@ func RemoveLeftovers(ctx context.Context, bridge string) error {
 		if out, err := exec.CommandContext(ctx, "ip", "link", "del", bridge).CombinedOutput(); err != nil &&
 			!bytes.Contains(out, []byte("Cannot find device")) {
 			return fmt.Errorf("cni: deleting bridge %s: %v: %s", bridge, err, bytes.TrimSpace(out))
+		}
+	}
+	if bridge != "" {
+		if err := removeMasquerade(ctx, bridge); err != nil {
+			return err
 		}
 	}
 	for _, tool := range []string{"iptables", "ip6tables"} {

@@ -47,7 +47,9 @@ func (n Network) Render() ([]byte, error) {
 		"name":       n.Name,
 		"plugins": []object{
 			{
-				"type": "bridge", "bridge": n.Bridge, "isGateway": true, "ipMasq": true, "hairpinMode": true,
+				"type": "bridge", "bridge": n.Bridge, "isGateway": true, "hairpinMode": true,
+				// No ipMasq: the agent masquerades the whole CIDR with one
+				// nftables rule (masquerade.go).
 				"ipam": object{
 					"type":    "host-local",
 					"ranges":  [][]object{{{"subnet": n.PodCIDR.Masked().String()}}},
