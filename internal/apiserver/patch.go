@@ -33,7 +33,7 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request, res *resource, in
 		return
 	}
 	var warnings []string
-	out, err := s.updateObject(r.Context(), res, info.Namespace, info.Name, target, isDryRun, func(existing runtime.Object) (runtime.Object, error) {
+	out, err := s.updateObject(writeContext(r), res, info.Namespace, info.Name, target, isDryRun, func(existing runtime.Object) (runtime.Object, error) {
 		obj, strictErrs, err := applyPatch(res.kind.GroupVersionKind(), res.kind.New, existing, patchType, patchBody)
 		if err != nil {
 			return nil, err

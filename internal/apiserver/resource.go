@@ -179,10 +179,7 @@ func (r *resource) attrs(obj runtime.Object) (labels.Set, fields.Set, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	fs := fields.Set{"metadata.name": m.GetName()}
-	if r.kind.Namespaced {
-		fs["metadata.namespace"] = m.GetNamespace()
-	}
+	var fs fields.Set
 	if r.kind.Fields != nil {
 		served := obj
 		if r.kind.StoredAs != nil {
@@ -190,9 +187,15 @@ func (r *resource) attrs(obj runtime.Object) (labels.Set, fields.Set, error) {
 				return nil, nil, err
 			}
 		}
-		for k, v := range r.kind.Fields(served) {
-			fs[k] = v
-		}
+		// A new set of the kind's fields: the common ones join it.
+		fs = r.kind.Fields(served)
+	}
+	if fs == nil {
+		fs = make(fields.Set, 2)
+	}
+	fs["metadata.name"] = m.GetName()
+	if r.kind.Namespaced {
+		fs["metadata.namespace"] = m.GetNamespace()
 	}
 	return labels.Set(m.GetLabels()), fs, nil
 }

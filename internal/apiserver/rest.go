@@ -165,7 +165,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, res *resource, inf
 
 // create answers POST of a new object.
 func (s *Server) create(w http.ResponseWriter, r *http.Request, res *resource, info requestInfo) {
-	ctx := r.Context()
+	ctx := writeContext(r)
 	isDryRun, err := dryRun(r)
 	if err != nil {
 		writeError(w, r, err)
@@ -328,7 +328,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, res *resource, i
 			return
 		}
 	}
-	out, err := s.updateObject(r.Context(), res, info.Namespace, info.Name, target, isDryRun, func(runtime.Object) (runtime.Object, error) {
+	out, err := s.updateObject(writeContext(r), res, info.Namespace, info.Name, target, isDryRun, func(runtime.Object) (runtime.Object, error) {
 		return obj.DeepCopyObject(), nil
 	})
 	if err != nil {

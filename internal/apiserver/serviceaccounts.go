@@ -273,6 +273,11 @@ func (s *Server) admitServiceAccount(ctx context.Context, pod *corev1.Pod) error
 // lookUpServiceAccount reads an account, waiting a little for a missing
 // "default" one.
 func (s *Server) lookUpServiceAccount(ctx context.Context, namespace, name string) (*corev1.ServiceAccount, error) {
+	// As upstream's admission (which reads an informer's cache first):
+	// the watch cache, then the store for an account it does not know.
+	if sa := s.cachedServiceAccount(namespace, name); sa != nil {
+		return sa, nil
+	}
 	attempts := 1
 	if name == defaultServiceAccountName {
 		attempts = defaultServiceAccountAttempts
@@ -295,6 +300,26 @@ func (s *Server) lookUpServiceAccount(ctx context.Context, namespace, name strin
 		case <-time.After(defaultServiceAccountRetry):
 		}
 	}
+}
+
+// cachedServiceAccount returns the account as the serviceaccounts watch
+// cache holds it, nil when there is no cache or it does not know the
+// account. The object is the cache's: read it, never modify it.
+func (s *Server) cachedServiceAccount(namespace, name string) *corev1.ServiceAccount {
+	res := s.resources[serviceAccountsGVR]
+	if res == nil {
+		return nil
+	}
+	c := s.cachers[res.prefix]
+	if c == nil {
+		return nil
+	}
+	obj, ok := c.Cached(res.key(namespace, name))
+	if !ok {
+		return nil
+	}
+	sa, _ := obj.(*corev1.ServiceAccount)
+	return sa
 }
 
 // shouldAutomount: the pod's automountServiceAccountToken wins, then the

@@ -14,6 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/navarch/navarch/internal/storage"
 )
 
 var (
@@ -189,9 +191,10 @@ func (s *Server) bindPod(w http.ResponseWriter, r *http.Request, res *resource, 
 		return
 	}
 	// Binding writes spec.nodeName, which no update of the pod may change,
-	// so it goes straight to storage.
+	// so it goes straight to storage. The answer is a Status: out is
+	// dropped, so the store need not decode it.
 	out := &corev1.Pod{}
-	err = res.store.GuaranteedUpdate(r.Context(), res.key(info.Namespace, info.Name), out, false, nil, func(current runtime.Object) (runtime.Object, error) {
+	err = res.store.GuaranteedUpdate(storage.WithWrittenResult(r.Context()), res.key(info.Namespace, info.Name), out, false, nil, func(current runtime.Object) (runtime.Object, error) {
 		pod := current.(*corev1.Pod)
 		if binding.UID != "" && binding.UID != pod.UID {
 			return nil, apierrors.NewConflict(res.gr, pod.Name, fmt.Errorf("Precondition failed: UID in precondition: %v, UID in object meta: %v", binding.UID, pod.UID))

@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 
@@ -12,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/navarch/navarch/internal/registry"
+	"github.com/navarch/navarch/internal/storage"
 )
 
 // supportsTransform says which "as=" transformations object responses
@@ -49,6 +51,18 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, res *resource, 
 		return
 	}
 	writeTyped(w, n.info, code, gv, out)
+}
+
+// writeContext is the context for the storage write of a handler that
+// answers with respond. When the answer is protobuf without
+// transformation, the store may answer with the object it wrote instead
+// of decoding the stored bytes (storage.WithWrittenResult): protobuf
+// encodes both to the same bytes.
+func writeContext(r *http.Request) context.Context {
+	if n, ok := negotiate(r, supportsTransform); ok && n.as == "" && n.info.MediaType == runtime.ContentTypeProtobuf {
+		return storage.WithWrittenResult(r.Context())
+	}
+	return r.Context()
 }
 
 // writeTyped encodes obj with apiVersion and kind of gv.

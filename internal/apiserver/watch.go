@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"bytes"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"time"
@@ -83,6 +84,9 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, res *resource, in
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	var buf bytes.Buffer
+	// One scratch buffer for the encoders of this stream, reused from
+	// event to event: the frame writer copies what it is given.
+	alloc := &runtime.Allocator{}
 	for {
 		select {
 		case <-ctx.Done():
@@ -128,7 +132,7 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, res *resource, in
 			// Objects from a watch cache are runtime.CacheableObjects:
 			// the encoder encodes each once for all its watchers.
 			buf.Reset()
-			if err := enc.Encode(obj, &buf); err != nil {
+			if err := encodeWith(enc, obj, &buf, alloc); err != nil {
 				return
 			}
 			raw := buf.Bytes()
@@ -136,7 +140,7 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, res *resource, in
 				raw = bytes.TrimRight(raw, "\n")
 			}
 			event := &metav1.WatchEvent{Type: string(ev.Type), Object: runtime.RawExtension{Raw: raw}}
-			if err := streamEncoder.Encode(event, frames); err != nil {
+			if err := encodeWith(streamEncoder, event, frames, alloc); err != nil {
 				return
 			}
 			if flusher != nil && len(events.ResultChan()) == 0 {
@@ -144,4 +148,13 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, res *resource, in
 			}
 		}
 	}
+}
+
+// encodeWith encodes obj to w with the scratch memory of alloc when enc
+// can use it (runtime.EncoderWithAllocator), else as enc.Encode does.
+func encodeWith(enc runtime.Encoder, obj runtime.Object, w io.Writer, alloc runtime.MemoryAllocator) error {
+	if ea, ok := enc.(runtime.EncoderWithAllocator); ok {
+		return ea.EncodeWithAllocator(obj, w, alloc)
+	}
+	return enc.Encode(obj, w)
 }

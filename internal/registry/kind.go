@@ -33,7 +33,8 @@ type Kind struct {
 	// Fields returns the selectable fields of an object beyond
 	// metadata.name and metadata.namespace, which every kind has. Called
 	// with an empty object it must return every supported field name (the
-	// API server rejects a selector on any other field). Nil: none.
+	// API server rejects a selector on any other field). Each call returns
+	// a new set, which the caller may add to. Nil: none.
 	Fields func(obj runtime.Object) fields.Set
 	// StoredAs is set when the kind's objects live as another kind.
 	StoredAs *StoredAs

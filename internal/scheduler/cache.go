@@ -86,7 +86,15 @@ func (c *Cache) SetPod(pod *corev1.Pod) {
 	if pod.Spec.NodeName == "" {
 		return
 	}
-	info := NewPodInfo(pod)
+	c.mu.Lock()
+	var oldInfo *PodInfo
+	if old, ok := c.pods[pod.UID]; ok {
+		oldInfo = old.info
+	}
+	c.mu.Unlock()
+	// PodInfos are not modified once made: computing outside the lock is
+	// safe, and whatever replaced oldInfo meanwhile is replaced below.
+	info := refreshPodInfo(oldInfo, pod)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if old, ok := c.pods[pod.UID]; ok {
@@ -108,10 +116,16 @@ func (c *Cache) RemovePod(pod *corev1.Pod) {
 // bound before the API confirms it. It fails if the cache already has the
 // pod.
 func (c *Cache) AssumePod(pod *corev1.Pod) error {
+	return c.assume(pod, nil)
+}
+
+// assume is AssumePod with the PodInfo of an older object of pod (nil
+// for none), whose computations it reuses when they still hold.
+func (c *Cache) assume(pod *corev1.Pod, old *PodInfo) error {
 	if pod.Spec.NodeName == "" {
 		return fmt.Errorf("scheduler: assuming pod %s/%s without a node", pod.Namespace, pod.Name)
 	}
-	info := NewPodInfo(pod)
+	info := refreshPodInfo(old, pod)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.pods[pod.UID]; ok {

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"unique"
 
@@ -175,14 +176,7 @@ func NewPodInfo(pod *corev1.Pod) *PodInfo {
 	pi.NonZeroMilliCPU = nonZero.Cpu().MilliValue()
 	pi.NonZeroMemory = nonZero.Memory().Value()
 	pi.ports = podHostPorts(pod)
-	if ref := metav1.GetControllerOfNoCopy(pod); ref != nil {
-		// Interned: every PodInfo of one controller shares the string, so
-		// selector spreading's comparison of owners on each node stops at
-		// the pointers instead of reading each UID's bytes (a cache miss
-		// per node and decision).
-		pi.ownerHandle = unique.Make(string(ref.UID))
-		pi.owner = types.UID(pi.ownerHandle.Value())
-	}
+	pi.setOwner(pod)
 	if a := pod.Spec.Affinity; a != nil {
 		if pa := a.PodAffinity; pa != nil {
 			pi.requiredAffinity = pi.parseTerms(pa.RequiredDuringSchedulingIgnoredDuringExecution)
@@ -194,6 +188,90 @@ func NewPodInfo(pod *corev1.Pod) *PodInfo {
 		}
 	}
 	return pi
+}
+
+// setOwner sets the owner from pod's controller reference.
+func (pi *PodInfo) setOwner(pod *corev1.Pod) {
+	pi.owner, pi.ownerHandle = "", unique.Handle[string]{}
+	if ref := metav1.GetControllerOfNoCopy(pod); ref != nil {
+		// Interned: every PodInfo of one controller shares the string, so
+		// selector spreading's comparison of owners on each node stops at
+		// the pointers instead of reading each UID's bytes (a cache miss
+		// per node and decision).
+		pi.ownerHandle = unique.Make(string(ref.UID))
+		pi.owner = types.UID(pi.ownerHandle.Value())
+	}
+}
+
+// refreshPodInfo returns the PodInfo of pod, a newer object of the pod
+// of old (nil for none): a copy of old for pod when nothing in the spec
+// that NewPodInfo reads changed (a pod's spec mostly cannot change; a
+// bound pod's updates are status), which saves computing its requests
+// again, else NewPodInfo(pod). old is not modified.
+func refreshPodInfo(old *PodInfo, pod *corev1.Pod) *PodInfo {
+	if old == nil || old.Pod.UID != pod.UID || !sameSchedulingSpec(&old.Pod.Spec, &pod.Spec) {
+		return NewPodInfo(pod)
+	}
+	pi := *old
+	pi.Pod = pod
+	pi.setOwner(pod)
+	return &pi
+}
+
+// sameSchedulingSpec tells whether two pod specs agree on every field
+// NewPodInfo derives something from other than the node name: the
+// containers' resources, host ports and restart policies, the overhead
+// and pod-level resources. Specs with affinity or resource claims count
+// as different (their pods are rare; NewPodInfo recomputes them).
+func sameSchedulingSpec(a, b *corev1.PodSpec) bool {
+	if a.Affinity != nil || b.Affinity != nil || a.HostNetwork != b.HostNetwork ||
+		len(a.ResourceClaims) > 0 || len(b.ResourceClaims) > 0 ||
+		!sameResourceList(a.Overhead, b.Overhead) || !sameContainers(a.Containers, b.Containers) ||
+		!sameContainers(a.InitContainers, b.InitContainers) {
+		return false
+	}
+	switch {
+	case a.Resources == nil && b.Resources == nil:
+		return true
+	case a.Resources == nil || b.Resources == nil:
+		return false
+	}
+	return sameResources(a.Resources, b.Resources)
+}
+
+func sameContainers(a, b []corev1.Container) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		ca, cb := &a[i], &b[i]
+		if !sameResources(&ca.Resources, &cb.Resources) || !slices.Equal(ca.Ports, cb.Ports) {
+			return false
+		}
+		if (ca.RestartPolicy == nil) != (cb.RestartPolicy == nil) ||
+			(ca.RestartPolicy != nil && *ca.RestartPolicy != *cb.RestartPolicy) {
+			return false
+		}
+	}
+	return true
+}
+
+func sameResources(a, b *corev1.ResourceRequirements) bool {
+	return len(a.Claims) == 0 && len(b.Claims) == 0 &&
+		sameResourceList(a.Requests, b.Requests) && sameResourceList(a.Limits, b.Limits)
+}
+
+func sameResourceList(a, b corev1.ResourceList) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for name, qa := range a {
+		qb, ok := b[name]
+		if !ok || qa.Cmp(qb) != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // hasAffinityTerms tells whether the pod has any pod (anti-)affinity.

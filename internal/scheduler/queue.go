@@ -179,18 +179,18 @@ func (q *schedulingQueue) updateLocked(p *queuedPod, pod *corev1.Pod) {
 	}
 	switch p.place {
 	case placeActive:
-		p.pod, p.info = pod, NewPodInfo(pod)
+		p.pod, p.info = pod, refreshPodInfo(p.info, pod)
 		heap.Fix(q.active, p.heapIndex)
 	case placeBackoff:
-		p.pod, p.info = pod, NewPodInfo(pod)
+		p.pod, p.info = pod, refreshPodInfo(p.info, pod)
 	case placeUnschedulable:
-		p.pod, p.info = pod, NewPodInfo(pod)
+		p.pod, p.info = pod, refreshPodInfo(p.info, pod)
 		delete(q.unschedulable, pod.UID)
 		q.requeueLocked(p)
 	case placeInFlight:
 		// The attempt in progress uses the old object; the pod's next
 		// attempt, if any, gets the new one.
-		p.pod, p.info = pod, NewPodInfo(pod)
+		p.pod, p.info = pod, refreshPodInfo(p.info, pod)
 	}
 }
 

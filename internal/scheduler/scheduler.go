@@ -179,9 +179,12 @@ func (s *Scheduler) scheduleOne(ctx context.Context, p *queuedPod, cycle int64) 
 		s.selectNodeForClaims(ctx, p, cycle, result)
 		return
 	}
-	assumed := pod.DeepCopy()
+	// The assumed pod shares all but its top-level struct with the
+	// queue's: neither is modified.
+	assumed := new(corev1.Pod)
+	*assumed = *pod
 	assumed.Spec.NodeName = result.Node
-	if err := s.cache.AssumePod(assumed); err != nil {
+	if err := s.cache.assume(assumed, p.info); err != nil {
 		// The informer reported the pod bound while we decided (an
 		// earlier binding that looked failed had gone through).
 		logger.V(2).Info("pod already bound", "pod", klog.KObj(pod), "err", err)

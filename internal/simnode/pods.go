@@ -108,7 +108,10 @@ func (s *Simulator) syncPod(ctx context.Context, key string) error {
 			return err
 		}
 	}
-	updated := pod.DeepCopy()
+	// The status is new; the rest is the informer's, shared read-only
+	// with the copy the update encodes.
+	updated := new(corev1.Pod)
+	*updated = *pod
 	updated.Status = runningStatus(pod, n.ip, podIP, metav1.Now())
 	if _, err := pods.UpdateStatus(ctx, updated, metav1.UpdateOptions{}); err != nil {
 		if apierrors.IsNotFound(err) {

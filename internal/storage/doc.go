@@ -13,6 +13,8 @@
 //     CachedUpdater (stores); SharedObject for objects a watch shares.
 //   - errors.go: *Error and the codes callers test with IsNotFound & co.
 //   - predicate.go: label/field filtering and paging of lists and watches.
+//   - written.go: WithWrittenResult, the context option that lets a write
+//     answer with the object it wrote instead of decoding it back.
 //   - etcd3/: the implementation on an etcd v3 client.
 //   - cacher/: the watch cache, an Interface in front of another that
 //     serves one kind's watches from memory.

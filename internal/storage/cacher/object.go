@@ -32,6 +32,13 @@ var (
 	_ runtime.Object          = (*cachingObject)(nil)
 )
 
+// scratch holds the buffers objects are encoded into before the encoding
+// is copied out at its size; buffers that grew beyond maxScratch (a large
+// object) are left to the garbage collector.
+var scratch = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+const maxScratch = 64 << 10
+
 func newCachingObject(obj runtime.Object) *cachingObject {
 	return &cachingObject{obj: obj}
 }
@@ -51,10 +58,14 @@ func (o *cachingObject) CacheEncode(id runtime.Identifier, encode func(runtime.O
 	e.once.Do(func() {
 		// Encoders set the kind on what they encode (and convert a deep
 		// copy of it): give them a struct of their own.
-		var buf bytes.Buffer
-		e.err = encode(shallowCopy(o.obj), &buf)
+		buf := scratch.Get().(*bytes.Buffer)
+		buf.Reset()
+		e.err = encode(shallowCopy(o.obj), buf)
 		// Kept as long as the change is: no room to spare.
 		e.data = bytes.Clone(buf.Bytes())
+		if buf.Cap() <= maxScratch {
+			scratch.Put(buf)
+		}
 	})
 	if e.err != nil {
 		return e.err

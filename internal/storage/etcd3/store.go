@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -92,7 +93,7 @@ func (s *Store) Create(ctx context.Context, key string, obj, out runtime.Object)
 	}
 	resp, err := s.client.Txn(ctx).
 		If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
-		Then(clientv3.OpPut(key, string(data))).
+		Then(clientv3.OpPut(key, valueString(data))).
 		Commit()
 	if err != nil {
 		return etcdError(ctx, key, 0, err)
@@ -100,7 +101,7 @@ func (s *Store) Create(ctx context.Context, key string, obj, out runtime.Object)
 	if !resp.Succeeded {
 		return storage.NewError(storage.ErrCodeKeyExists, key, 0, "")
 	}
-	return s.decode(key, data, resp.Header.Revision, out)
+	return s.result(ctx, key, obj, data, resp.Header.Revision, out)
 }
 
 // Get implements storage.Interface.
@@ -233,18 +234,18 @@ func (s *Store) GuaranteedUpdateCached(ctx context.Context, key string, out runt
 				}
 				continue
 			}
-			return s.decode(key, current.data, current.rev, out)
+			return s.result(ctx, key, updated, current.data, current.rev, out)
 		}
 		resp, err := s.client.Txn(ctx).
 			If(clientv3.Compare(clientv3.ModRevision(key), "=", current.rev)).
-			Then(clientv3.OpPut(key, string(data))).
+			Then(clientv3.OpPut(key, valueString(data))).
 			Else(clientv3.OpGet(key)).
 			Commit()
 		if err != nil {
 			return etcdError(ctx, key, 0, err)
 		}
 		if resp.Succeeded {
-			return s.decode(key, data, resp.Header.Revision, out)
+			return s.result(ctx, key, updated, data, resp.Header.Revision, out)
 		}
 		// Lost the race (or the guess was stale): the failed transaction
 		// already read the winner.
@@ -406,6 +407,37 @@ func withoutResourceVersion(obj runtime.Object) runtime.Object {
 		accessor.SetResourceVersion("")
 	}
 	return obj
+}
+
+// result fills out with the object written as data at revision rev: a
+// decode of data or, when ctx carries storage.WithWrittenResult and out
+// has written's type, a copy of written's top-level struct with the kind
+// and resourceVersion a decode would set.
+func (s *Store) result(ctx context.Context, key string, written runtime.Object, data []byte, rev int64, out runtime.Object) error {
+	if s.direct != nil && storage.WrittenResultOK(ctx) {
+		src, dst := reflect.ValueOf(written), reflect.ValueOf(out)
+		if src.Type() == dst.Type() && src.Kind() == reflect.Pointer && !src.IsNil() && !dst.IsNil() &&
+			src.Elem().Kind() == reflect.Struct {
+			gvk, err := s.direct.kindOf(written)
+			if err != nil {
+				return storage.NewError(storage.ErrCodeInvalidObj, key, rev, err.Error())
+			}
+			dst.Elem().Set(src.Elem())
+			out.GetObjectKind().SetGroupVersionKind(gvk)
+			return setResourceVersion(key, out, rev)
+		}
+	}
+	return s.decode(key, data, rev, out)
+}
+
+// valueString hands data to the etcd client as the string its OpPut takes
+// without copying it (the client copies it into its request). data must
+// not change afterwards; the store's encodings never do.
+func valueString(data []byte) string {
+	if len(data) == 0 {
+		return ""
+	}
+	return unsafe.String(&data[0], len(data))
 }
 
 // decode decodes data into the typed object into and sets its
