@@ -2,6 +2,8 @@ package ingress
 
 import (
 	"bufio"
+	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -12,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"k8s.io/klog/v2"
 )
 
 // benchTable routes every host and path to the given endpoints.
@@ -22,7 +26,9 @@ func benchTable(endpoints ...string) *table {
 }
 
 // BenchmarkProxy measures one keep-alive request through the proxy to a
-// local backend (client, proxy and backend in this process):
+// local backend (client, proxy and backend in this process), served by
+// the fast path ("fast") and by net/http with httputil.ReverseProxy
+// ("nethttp", the path handed-off connections take):
 //
 //	go test ./internal/ingress -run '^$' -bench Proxy -benchmem
 func BenchmarkProxy(b *testing.B) {
@@ -30,27 +36,65 @@ func BenchmarkProxy(b *testing.B) {
 		_, _ = io.WriteString(w, "hello from web path="+r.URL.Path+"\n")
 	}))
 	defer backendSrv.Close()
-	p := NewProxy()
-	p.SetTable(benchTable(strings.TrimPrefix(backendSrv.URL, "http://")))
-	front := httptest.NewServer(p)
-	defer front.Close()
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			resp, err := client.Get(front.URL + "/x")
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				b.Errorf("status %s", resp.Status)
-				return
-			}
+	for _, fast := range []bool{true, false} {
+		name := "nethttp"
+		if fast {
+			name = "fast"
 		}
+		b.Run(name, func(b *testing.B) {
+			p := NewProxy()
+			p.SetTable(benchTable(strings.TrimPrefix(backendSrv.URL, "http://")))
+			var url string
+			if fast {
+				url = "http://" + serveFront(b, p, nil)
+			} else {
+				front := httptest.NewServer(p)
+				defer front.Close()
+				url = front.URL
+			}
+			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+			defer client.CloseIdleConnections()
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					resp, err := client.Get(url + "/x")
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusOK {
+						b.Errorf("status %s", resp.Status)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+// serveFront serves p on a loopback port through a frontServer (TLS with
+// tlsConfig if not nil) until the test ends, and returns its address.
+func serveFront(tb testing.TB, p *Proxy, tlsConfig *tls.Config) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s := newFrontServer(p, tlsConfig, klog.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ln) }()
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = s.Shutdown(ctx)
+		if err := <-done; err != http.ErrServerClosed {
+			tb.Errorf("Serve: %v", err)
+		}
+		p.CloseIdleConnections()
 	})
+	return ln.Addr().String()
 }
 
 // TestProxyRetriesAnotherEndpoint: an endpoint refusing connections is

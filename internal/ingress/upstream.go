@@ -47,6 +47,7 @@ type upConn struct {
 	br        *bufio.Reader
 	bw        *bufio.Writer
 	idleSince time.Time
+	scratch   [20]byte // for formatting numbers
 }
 
 // RoundTrip implements http.RoundTripper.
