@@ -26,7 +26,7 @@ const (
 	// clientReadBuffer is the size of a connection's read buffer, and so
 	// the largest request head the fast path takes (larger ones go to
 	// net/http, whose limit is 1 MiB).
-	clientReadBuffer = 8 << 10
+	clientReadBuffer  = 8 << 10
 	clientWriteBuffer = 4 << 10
 )
 

@@ -462,7 +462,7 @@ type respHead struct {
 	chunked       bool
 	// close: the connection cannot carry another request (Connection:
 	// close, HTTP/1.0, or a body delimited by the close).
-	close bool
+	close                                                   bool
 	hasContentType, hasContentEncoding, hasDate, hasTrailer bool
 	// addCacheControl as in reqHead.
 	addCacheControl bool
