@@ -367,11 +367,28 @@ func forEachToken(v []byte, fn func([]byte)) {
 // namedIn: name is one of the tokens (ASCII case-insensitively).
 func namedIn(name []byte, tokens [][]byte) bool {
 	for _, t := range tokens {
-		if equalFold(name, t) {
+		if len(t) != len(name) {
+			continue
+		}
+		same := true
+		for i, c := range t {
+			if lower(c) != lower(name[i]) {
+				same = false
+				break
+			}
+		}
+		if same {
 			return true
 		}
 	}
 	return false
+}
+
+func lower(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 // isHopByHop: a header httputil.ReverseProxy removes both ways besides

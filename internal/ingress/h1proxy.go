@@ -169,8 +169,10 @@ func (u *upstream) writeRequest(uc *upConn, c *clientConn, h *reqHead) (sent boo
 	w.WriteString("\r\n")
 	if h.hasBody() {
 		// The head's bytes are in the forwarded copy now; the body
-		// follows them in the client's buffer.
+		// follows them in the client's buffer, and may take as long as
+		// it takes (net/http's server sets no deadline on it either).
 		_, _ = c.br.Discard(h.size)
+		_ = c.rwc.SetReadDeadline(time.Time{})
 		var rerr, werr error
 		if h.chunked {
 			c.chunked.reset(c.br)
