@@ -83,6 +83,12 @@ func newRawBackend(t *testing.T, answer func(r *http.Request, body []byte) (raw 
 	return b
 }
 
+func (b *rawBackend) count() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.seen)
+}
+
 func (b *rawBackend) last() seenRequest {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -219,6 +225,13 @@ func TestFastPathMatchesNetHTTP(t *testing.T) {
 				}
 				if !strings.Contains(tc.answer, "Date:") {
 					got[i].Header.Del("Date")
+				}
+				if got[i].Body == "" && got[i].ContentLength <= 0 {
+					// An empty answer of unknown length: net/http writes
+					// "Content-Length: 0" or an empty chunked body, as the
+					// timing of its flushes goes.
+					got[i].ContentLength, got[i].TransferEncoding = 0, nil
+					got[i].Header.Del("Content-Length")
 				}
 			}
 			if !reflect.DeepEqual(seen[0], seen[1]) {
@@ -456,7 +469,7 @@ func TestFastPathClientGone(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the backend's connection was not closed after the client left mid-request")
 	}
-	if n := len(be.seen); n != 1 {
+	if n := be.count(); n != 1 {
 		t.Errorf("the backend read %d requests, want 1 (the cut one never whole)", n)
 	}
 }
@@ -525,7 +538,7 @@ func TestFastPathShutdown(t *testing.T) {
 	defer busy.Close()
 	_ = busy.SetDeadline(time.Now().Add(10 * time.Second))
 	io.WriteString(busy, "GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
-	for deadline := time.Now().Add(5 * time.Second); len(be.seen) < 2; time.Sleep(5 * time.Millisecond) {
+	for deadline := time.Now().Add(5 * time.Second); be.count() < 2; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the slow request did not reach the backend")
 		}
