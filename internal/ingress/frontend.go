@@ -2,6 +2,7 @@ package ingress
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -335,9 +336,15 @@ func (c *clientConn) readHead() (headStatus, error) {
 			_, _ = c.br.Discard(n)
 		}
 	}
+	// Parse again only when a line end has come since the last try, so
+	// that a head sent a byte at a time costs at most maxHeadLines+2
+	// parses.
+	scanned := 0
 	for {
 		buf, _ := c.br.Peek(c.br.Buffered())
-		if len(buf) > 0 {
+		newLine := bytes.IndexByte(buf[scanned:], '\n') >= 0
+		scanned = len(buf)
+		if newLine || len(buf) == c.br.Size() {
 			st := parseRequestHead(buf, &c.head)
 			if st != headIncomplete {
 				c.lastPost = st == headOK && string(c.head.method) == "POST"

@@ -602,3 +602,36 @@ func TestFastPathHTTPS(t *testing.T) {
 		}
 	}
 }
+
+// TestFastPathSlowAndLargeHeads: a head sent a byte at a time is proxied
+// as any other; one larger than the fast path's buffer goes to net/http
+// and is proxied too.
+func TestFastPathSlowAndLargeHeads(t *testing.T) {
+	be := newRawBackend(t, func(r *http.Request, _ []byte) (string, bool) {
+		msg := fmt.Sprintf("%s cookie=%d", r.RequestURI, len(r.Header.Get("Cookie")))
+		return fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s", len(msg), msg), false
+	})
+	p := NewProxy()
+	p.SetTable(benchTable(be.addr))
+	addr := serveFront(t, p, nil)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(c)
+	for _, b := range []byte("GET /slow HTTP/1.1\r\nHost: a\r\nCookie: x\r\n\r\n") {
+		if _, err := c.Write([]byte{b}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := readAnswer(t, br, "GET"); got.Body != "/slow cookie=1" {
+		t.Fatalf("slow head: %+v", got)
+	}
+	cookie := strings.Repeat("c", 20<<10)
+	fmt.Fprintf(c, "GET /large HTTP/1.1\r\nHost: a\r\nCookie: %s\r\n\r\n", cookie)
+	if got := readAnswer(t, br, "GET"); got.Body != fmt.Sprintf("/large cookie=%d", len(cookie)) {
+		t.Fatalf("large head: %+v", got)
+	}
+}
