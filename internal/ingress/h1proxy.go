@@ -80,7 +80,7 @@ func (p *Proxy) exchange(c *clientConn, h *reqHead, rt *route) (uc *upConn, body
 			sent, err := p.upstream.writeRequest(uc, c, h)
 			bodyRead = h.hasBody()
 			if err == nil {
-				sent, err = p.upstream.readResponseHead(uc, h.method, &c.resp, &c.respBuf)
+				sent, err = p.upstream.readResponseHead(uc, h.method, &c.resp, &c.respBuf, c)
 			}
 			if err == nil {
 				if !bodyRead {
@@ -200,10 +200,14 @@ func (u *upstream) writeRequest(uc *upConn, c *clientConn, h *reqHead) (sent boo
 // answers other than 101 as upstream.send does. A head the strict
 // parser does not take is read by net/http's ReadResponse (r.std set).
 // The head is copied into *buf, so r stays valid while the body is read.
-func (u *upstream) readResponseHead(uc *upConn, method []byte, r *respHead, buf *[]byte) (sent bool, err error) {
+//
+// Until the answer's body is read (or the connection closed), reads of uc
+// check watch when they block (upReader).
+func (u *upstream) readResponseHead(uc *upConn, method []byte, r *respHead, buf *[]byte, watch clientWatch) (sent bool, err error) {
+	uc.rd.watch = watch
 	if u.responseHeaderTimeout > 0 {
-		_ = uc.SetReadDeadline(time.Now().Add(u.responseHeaderTimeout))
-		defer func() { _ = uc.SetReadDeadline(time.Time{}) }()
+		uc.rd.deadline = time.Now().Add(u.responseHeaderTimeout)
+		defer func() { uc.rd.deadline = time.Time{} }()
 	}
 	if _, err := uc.br.Peek(1); err != nil {
 		return !isConnClosed(err), err
@@ -443,6 +447,7 @@ func (c *clientConn) relayResponse(h *reqHead, uc *upConn, u *upstream) bool {
 	if r.std != nil || r.close {
 		c.closeUpstream(uc, r)
 	} else {
+		uc.rd.watch = nil
 		u.put(uc)
 	}
 	return !closeAfter
@@ -466,6 +471,20 @@ func (c *clientConn) trailerSource(r *respHead) func(w *bufio.Writer) {
 			w.Write(c.upChunked.trailer)
 		}
 	}
+}
+
+// gone reports whether the client closed its connection (or broke it),
+// by a read that waits at most a millisecond; bytes read stay buffered for
+// the next request.
+func (c *clientConn) gone() bool {
+	if c.br.Buffered() > 0 {
+		return false
+	}
+	_ = c.rwc.SetReadDeadline(time.Now().Add(time.Millisecond))
+	_, err := c.br.Peek(1)
+	_ = c.rwc.SetReadDeadline(time.Time{})
+	var ne net.Error
+	return err != nil && !(errors.As(err, &ne) && ne.Timeout())
 }
 
 // abortResponse ends an exchange whose answer's body failed before its
