@@ -44,6 +44,9 @@ type frontServer struct {
 	fallback *http.Server
 	handoff  *chanListener
 	logger   klog.Logger
+	// headerTimeout and idleTimeout are readHeaderTimeout and
+	// clientIdleTimeout (tests shorten them before Serve).
+	headerTimeout, idleTimeout time.Duration
 
 	mu    sync.Mutex
 	conns map[*clientConn]struct{} // live fast-path connections; guarded by mu
@@ -55,7 +58,8 @@ type frontServer struct {
 // newFrontServer returns a server of proxy; tlsConfig nil serves plain
 // HTTP.
 func newFrontServer(proxy *Proxy, tlsConfig *tls.Config, logger klog.Logger) *frontServer {
-	s := &frontServer{proxy: proxy, tls: tlsConfig, logger: logger, conns: map[*clientConn]struct{}{}}
+	s := &frontServer{proxy: proxy, tls: tlsConfig, logger: logger, conns: map[*clientConn]struct{}{},
+		headerTimeout: readHeaderTimeout, idleTimeout: clientIdleTimeout}
 	s.handoff = newChanListener()
 	s.fallback = &http.Server{
 		Handler:           restoreTLS{proxy},
@@ -100,6 +104,7 @@ func (s *frontServer) Serve(ln net.Listener) error {
 	s.mu.Lock()
 	s.ln = ln
 	s.mu.Unlock()
+	s.fallback.ReadHeaderTimeout, s.fallback.IdleTimeout = s.headerTimeout, s.idleTimeout
 	if s.down.Load() {
 		ln.Close()
 		return http.ErrServerClosed
@@ -250,7 +255,7 @@ func (c *clientConn) serve() {
 		tc := tls.Server(c.rwc, c.srv.tls)
 		c.rwc = tc
 		c.https = true
-		_ = tc.SetDeadline(time.Now().Add(readHeaderTimeout))
+		_ = tc.SetDeadline(time.Now().Add(c.srv.headerTimeout))
 		if err := tc.Handshake(); err != nil {
 			c.srv.logger.V(4).Info("ingress TLS handshake failed", "remote", tc.RemoteAddr(), "err", err)
 			return
@@ -280,7 +285,7 @@ func (c *clientConn) serve() {
 				return
 			}
 		} else {
-			_ = c.rwc.SetReadDeadline(time.Now().Add(readHeaderTimeout))
+			_ = c.rwc.SetReadDeadline(time.Now().Add(c.srv.headerTimeout))
 			first = false
 		}
 		st, err := c.readHead()
@@ -306,7 +311,7 @@ func (c *clientConn) waitForRequest() bool {
 		if c.srv.down.Load() {
 			return false
 		}
-		_ = c.rwc.SetReadDeadline(time.Now().Add(clientIdleTimeout))
+		_ = c.rwc.SetReadDeadline(time.Now().Add(c.srv.idleTimeout))
 		_, err := c.br.Peek(1)
 		if !c.idle.CompareAndSwap(1, 0) || err != nil {
 			return false // closed by Shutdown, timed out, or gone
@@ -315,7 +320,7 @@ func (c *clientConn) waitForRequest() bool {
 	if c.srv.down.Load() {
 		return false
 	}
-	_ = c.rwc.SetReadDeadline(time.Now().Add(readHeaderTimeout))
+	_ = c.rwc.SetReadDeadline(time.Now().Add(c.srv.headerTimeout))
 	return true
 }
 

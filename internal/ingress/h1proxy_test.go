@@ -635,3 +635,57 @@ func TestFastPathSlowAndLargeHeads(t *testing.T) {
 		t.Fatalf("large head: %+v", got)
 	}
 }
+
+// TestFastPathTimeouts: a head that does not come whole within the header
+// timeout, and a kept-alive connection idle for the idle timeout, are
+// closed.
+func TestFastPathTimeouts(t *testing.T) {
+	be := newRawBackend(t, func(*http.Request, []byte) (string, bool) {
+		return "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok", false
+	})
+	p := NewProxy()
+	p.SetTable(benchTable(be.addr))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newFrontServer(p, nil, klog.Background())
+	s.headerTimeout, s.idleTimeout = 300*time.Millisecond, 600*time.Millisecond
+	go func() { _ = s.Serve(ln) }()
+	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
+
+	closedWithin := func(c net.Conn, br *bufio.Reader, min, max time.Duration) {
+		t.Helper()
+		start := time.Now()
+		_ = c.SetReadDeadline(start.Add(5 * time.Second))
+		if _, err := br.ReadByte(); err != io.EOF {
+			t.Fatalf("want the connection closed, got %v", err)
+		}
+		if d := time.Since(start); d < min || d > max {
+			t.Errorf("closed after %v, want between %v and %v", d, min, max)
+		}
+	}
+	// A partial head.
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: a\r\n")
+	closedWithin(c, bufio.NewReader(c), 200*time.Millisecond, 3*time.Second)
+
+	// An idle kept-alive connection: closed after the idle timeout, not
+	// the header timeout.
+	c2, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	_ = c2.SetDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(c2)
+	io.WriteString(c2, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+	if got := readAnswer(t, br, "GET"); got.Body != "ok" {
+		t.Fatalf("%+v", got)
+	}
+	closedWithin(c2, br, 500*time.Millisecond, 3*time.Second)
+}
