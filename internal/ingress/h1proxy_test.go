@@ -226,6 +226,13 @@ func TestFastPathMatchesNetHTTP(t *testing.T) {
 				if !strings.Contains(tc.answer, "Date:") {
 					got[i].Header.Del("Date")
 				}
+				if got[i].ContentLength < 0 && !strings.Contains(tc.answer, "Content-Type") {
+					// net/http sniffs an answer of unknown length only
+					// when its first body bytes beat ReverseProxy's
+					// immediate header flush (a timer); the fast path
+					// always does.
+					got[i].Header.Del("Content-Type")
+				}
 				if got[i].Body == "" && got[i].ContentLength <= 0 {
 					// An empty answer of unknown length: net/http writes
 					// "Content-Length: 0" or an empty chunked body, as the
