@@ -33,11 +33,13 @@
 //     dropped, as ReverseProxy's Rewrite mode does), the status line,
 //     Date, sniffed Content-Type and bodiless answers (HEAD, 1xx, 204,
 //     304) as net/http's server writes them, answers of unknown length
-//     re-framed chunked, 404/503/502 answered as http.Error does. The
-//     fast path does not watch an idle client while the backend thinks
-//     (net/http's background read): a client gone is noticed when its
-//     answer is written, and the backend connection is then closed, not
-//     pooled.
+//     re-framed chunked, 404/503/502 answered as http.Error does.
+//     Instead of net/http's background read per request, a read from the
+//     backend that blocks for a second checks whether the client is still
+//     there (upstream.go's upReader); a client gone, like a body cut off
+//     either way, closes the backend connection instead of pooling it.
+//     Kept-alive clients idle for 120 s are closed, heads must come
+//     whole within 30 s.
 //   - proxy.go is the net/http handler (httputil.ReverseProxy) for the
 //     connections handed off: HTTP/2, WebSocket upgrades, everything
 //     outside the fast path's subset. Both paths route with the same
