@@ -129,12 +129,14 @@ func (c *Controller) Start(ctx context.Context) error {
 		return fmt.Errorf("ingress: %w", err)
 	}
 	c.httpAddr, c.httpsAddr = httpLn.Addr().String(), httpsLn.Addr().String()
-	httpSrv := &http.Server{Handler: c.proxy, ReadHeaderTimeout: 30 * time.Second}
-	httpsSrv := &http.Server{Handler: c.proxy, ReadHeaderTimeout: 30 * time.Second,
-		TLSConfig: &tls.Config{GetCertificate: c.certs.GetCertificate, NextProtos: []string{"h2", "http/1.1"}, MinVersion: tls.VersionTLS12}}
+	// The fast path serves HTTP/1.1 itself and hands everything else to
+	// net/http (frontend.go).
+	httpSrv := newFrontServer(c.proxy, nil, logger)
+	httpsSrv := newFrontServer(c.proxy, &tls.Config{GetCertificate: c.certs.GetCertificate,
+		NextProtos: []string{"h2", "http/1.1"}, MinVersion: tls.VersionTLS12}, logger)
 	errc := make(chan error, 2)
 	go func() { errc <- httpSrv.Serve(httpLn) }()
-	go func() { errc <- httpsSrv.ServeTLS(httpsLn, "", "") }()
+	go func() { errc <- httpsSrv.Serve(httpsLn) }()
 	c.rebuild(ctx)
 	close(c.ready)
 	logger.Info("ingress serving", "http", c.httpAddr, "https", c.httpsAddr)

@@ -2,6 +2,8 @@ package ingress
 
 import (
 	"bufio"
+	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -12,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"k8s.io/klog/v2"
 )
 
 // benchTable routes every host and path to the given endpoints.
@@ -22,7 +26,9 @@ func benchTable(endpoints ...string) *table {
 }
 
 // BenchmarkProxy measures one keep-alive request through the proxy to a
-// local backend (client, proxy and backend in this process):
+// local backend (client, proxy and backend in this process), served by
+// the fast path ("fast") and by net/http with httputil.ReverseProxy
+// ("nethttp", the path handed-off connections take):
 //
 //	go test ./internal/ingress -run '^$' -bench Proxy -benchmem
 func BenchmarkProxy(b *testing.B) {
@@ -30,27 +36,65 @@ func BenchmarkProxy(b *testing.B) {
 		_, _ = io.WriteString(w, "hello from web path="+r.URL.Path+"\n")
 	}))
 	defer backendSrv.Close()
-	p := NewProxy()
-	p.SetTable(benchTable(strings.TrimPrefix(backendSrv.URL, "http://")))
-	front := httptest.NewServer(p)
-	defer front.Close()
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			resp, err := client.Get(front.URL + "/x")
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				b.Errorf("status %s", resp.Status)
-				return
-			}
+	for _, fast := range []bool{true, false} {
+		name := "nethttp"
+		if fast {
+			name = "fast"
 		}
+		b.Run(name, func(b *testing.B) {
+			p := NewProxy()
+			p.SetTable(benchTable(strings.TrimPrefix(backendSrv.URL, "http://")))
+			var url string
+			if fast {
+				url = "http://" + serveFront(b, p, nil)
+			} else {
+				front := httptest.NewServer(p)
+				defer front.Close()
+				url = front.URL
+			}
+			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+			defer client.CloseIdleConnections()
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					resp, err := client.Get(url + "/x")
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusOK {
+						b.Errorf("status %s", resp.Status)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+// serveFront serves p on a loopback port through a frontServer (TLS with
+// tlsConfig if not nil) until the test ends, and returns its address.
+func serveFront(tb testing.TB, p *Proxy, tlsConfig *tls.Config) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s := newFrontServer(p, tlsConfig, klog.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ln) }()
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = s.Shutdown(ctx)
+		if err := <-done; err != http.ErrServerClosed {
+			tb.Errorf("Serve: %v", err)
+		}
+		p.CloseIdleConnections()
 	})
+	return ln.Addr().String()
 }
 
 // TestProxyRetriesAnotherEndpoint: an endpoint refusing connections is
@@ -67,12 +111,9 @@ func TestProxyRetriesAnotherEndpoint(t *testing.T) {
 	}
 	dead := l.Addr().String()
 	l.Close()
-	p := NewProxy()
-	p.SetTable(benchTable(dead, strings.TrimPrefix(backendSrv.URL, "http://")))
-	front := httptest.NewServer(p)
-	defer front.Close()
+	front := proxyTo(t, dead, strings.TrimPrefix(backendSrv.URL, "http://"))
 	for i := 0; i < 4; i++ { // both starting points of the round-robin
-		req, _ := http.NewRequest(http.MethodGet, front.URL+"/", nil)
+		req, _ := http.NewRequest(http.MethodGet, front+"/", nil)
 		req.Host = "shop.example.com"
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -86,14 +127,14 @@ func TestProxyRetriesAnotherEndpoint(t *testing.T) {
 	}
 }
 
-// proxyTo serves a proxy whose every route goes to endpoints.
-func proxyTo(t *testing.T, endpoints ...string) *httptest.Server {
+// proxyTo serves a proxy whose every route goes to endpoints, through
+// the fast path (which hands off what it does not take); it returns the
+// proxy's URL.
+func proxyTo(t *testing.T, endpoints ...string) string {
 	t.Helper()
 	p := NewProxy()
 	p.SetTable(benchTable(endpoints...))
-	front := httptest.NewServer(p)
-	t.Cleanup(func() { front.Close(); p.CloseIdleConnections() })
-	return front
+	return "http://" + serveFront(t, p, nil)
 }
 
 func get(t *testing.T, url string) string {
@@ -129,7 +170,7 @@ func TestProxyKeepsBackendConnections(t *testing.T) {
 	defer backendSrv.Close()
 	front := proxyTo(t, strings.TrimPrefix(backendSrv.URL, "http://"))
 	for i := 0; i < 20; i++ {
-		if got, want := get(t, fmt.Sprintf("%s/r%d", front.URL, i)), fmt.Sprintf("ok /r%d", i); got != want {
+		if got, want := get(t, fmt.Sprintf("%s/r%d", front, i)), fmt.Sprintf("ok /r%d", i); got != want {
 			t.Fatalf("got %q, want %q", got, want)
 		}
 	}
@@ -169,11 +210,11 @@ func TestProxyReplaysOnClosedIdleConnection(t *testing.T) {
 		}
 	}()
 	front := proxyTo(t, l.Addr().String())
-	if got := get(t, front.URL+"/a"); got != "answer 1 to /a" {
+	if got := get(t, front+"/a"); got != "answer 1 to /a" {
 		t.Fatalf("first: %q", got)
 	}
 	time.Sleep(50 * time.Millisecond) // the backend's close reaches the proxy's idle connection
-	if got := get(t, front.URL+"/b"); got != "answer 2 to /b" {
+	if got := get(t, front+"/b"); got != "answer 2 to /b" {
 		t.Fatalf("second: %q, want it answered on a new connection", got)
 	}
 }
@@ -199,7 +240,7 @@ func TestProxyUpgrade(t *testing.T) {
 	}))
 	defer backendSrv.Close()
 	front := proxyTo(t, strings.TrimPrefix(backendSrv.URL, "http://"))
-	c, err := net.Dial("tcp", strings.TrimPrefix(front.URL, "http://"))
+	c, err := net.Dial("tcp", strings.TrimPrefix(front, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,6 +47,56 @@ type upConn struct {
 	br        *bufio.Reader
 	bw        *bufio.Writer
 	idleSince time.Time
+	scratch   [20]byte // for formatting numbers
+	rd        upReader // what br reads from
+}
+
+// clientCheckInterval is how long a read from an endpoint blocks, while
+// a fast-path client waits for its answer, before the client is checked
+// for having gone.
+const clientCheckInterval = time.Second
+
+// errClientGone ends a read from an endpoint whose client went away.
+var errClientGone = errors.New("ingress: the client went away")
+
+// clientWatch tells whether the client waiting on an exchange is gone.
+type clientWatch interface{ gone() bool }
+
+// upReader is what an upConn's buffered reader reads from. Without watch
+// it reads the connection as it is (the net/http path sets its own
+// deadlines). With watch, it does what net/http's server does with a
+// background read for the fast path, which has none: a read that blocks
+// for clientCheckInterval checks the client, and ends with errClientGone
+// when it left, so that the connection is closed rather than left
+// waiting on a backend; and it ends with a timeout at deadline (if set).
+type upReader struct {
+	c        *upConn
+	watch    clientWatch
+	deadline time.Time
+}
+
+func (r *upReader) Read(p []byte) (int, error) {
+	if r.watch == nil {
+		return r.c.Conn.Read(p)
+	}
+	for {
+		d := time.Now().Add(clientCheckInterval)
+		if !r.deadline.IsZero() && r.deadline.Before(d) {
+			d = r.deadline
+		}
+		_ = r.c.Conn.SetReadDeadline(d)
+		n, err := r.c.Conn.Read(p)
+		var ne net.Error
+		if n > 0 || err == nil || !errors.As(err, &ne) || !ne.Timeout() {
+			return n, err
+		}
+		if !r.deadline.IsZero() && !time.Now().Before(r.deadline) {
+			return n, err
+		}
+		if r.watch.gone() {
+			return n, errClientGone
+		}
+	}
 }
 
 // RoundTrip implements http.RoundTripper.
@@ -225,7 +275,10 @@ func (u *upstream) get(ctx context.Context, addr string) (c *upConn, reused bool
 	if err != nil {
 		return nil, false, err
 	}
-	return &upConn{Conn: conn, addr: addr, br: bufio.NewReaderSize(conn, 4<<10), bw: bufio.NewWriterSize(conn, 4<<10)}, false, nil
+	c = &upConn{Conn: conn, addr: addr, bw: bufio.NewWriterSize(conn, 4<<10)}
+	c.rd.c = c
+	c.br = bufio.NewReaderSize(&c.rd, 4<<10)
+	return c, false, nil
 }
 
 // put keeps c for the next request to its endpoint, or closes it when
