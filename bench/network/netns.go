@@ -30,10 +30,12 @@ import (
 // namespaces (cni-<uuid>).
 const netnsDir = "/var/run/netns"
 
-// netns is a network namespace held open by a file descriptor.
+// netns is a network namespace held open by a file descriptor, with the
+// process's own namespace to return to.
 type netns struct {
 	path string
 	f    *os.File
+	home *os.File
 }
 
 // openNetns opens the namespace mounted at path.
@@ -42,25 +44,45 @@ func openNetns(path string) (*netns, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening network namespace: %w", err)
 	}
-	return &netns{path: path, f: f}, nil
+	// The thread group leader's namespace: the bench never moves it.
+	home, err := os.Open("/proc/self/ns/net")
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("opening the process's network namespace: %w", err)
+	}
+	return &netns{path: path, f: f, home: home}, nil
 }
 
-// Close releases the namespace's file descriptor.
-func (n *netns) Close() error { return n.f.Close() }
+// Close releases the namespaces' file descriptors.
+func (n *netns) Close() error {
+	return errors.Join(n.f.Close(), n.home.Close())
+}
 
 // do runs fn on an OS thread that has entered the namespace, and waits for
-// it. The thread is never handed back to the Go scheduler: its goroutine
-// ends locked (no UnlockOSThread), so the runtime terminates the thread
-// instead of running other goroutines in the pod's namespace.
+// it; the thread returns to the process's namespace before it runs other
+// goroutines again.
+//
+// The thread is not simply left to die with its goroutine (which
+// LockOSThread without UnlockOSThread would do): any thread may be the
+// one that started the server or nginx, and they are started with
+// Pdeathsig, which the kernel sends when that thread, not the process,
+// exits. Only if the way back fails is the thread given up that way.
 func (n *netns) do(fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
 		if err := unix.Setns(int(n.f.Fd()), unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread() // a failed setns changes nothing
 			errc <- fmt.Errorf("entering network namespace %s: %w", n.path, err)
 			return
 		}
-		errc <- fn()
+		err := fn()
+		if rerr := unix.Setns(int(n.home.Fd()), unix.CLONE_NEWNET); rerr != nil {
+			errc <- errors.Join(err, fmt.Errorf("leaving network namespace %s: %w", n.path, rerr))
+			return // locked: the thread, still in the pod's namespace, ends here
+		}
+		runtime.UnlockOSThread()
+		errc <- err
 	}()
 	return <-errc
 }
