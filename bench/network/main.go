@@ -17,8 +17,8 @@
 // keep-alive connections to them. The load generator keeps -connections
 // connections open to a target for -duration, each sending its next
 // request when the previous answer has been read, and the targets take
-// turns in every round, so each sees the same machine load; the figures
-// are the medians over -rounds.
+// turns in every round (in reverse order every other round), so each sees
+// the same machine load; the figures are the medians over -rounds.
 //
 // With -from-pod (the default), the load generator's connections
 // originate in a client pod's network namespace (netns.go), as a pod's
@@ -245,7 +245,15 @@ func run(ctx context.Context, o options) (err error) {
 	}
 	results := make([][]result, len(targets))
 	for r := range o.rounds {
-		for i, t := range targets {
+		// Every other round takes the targets in reverse order, so that no
+		// target always runs right after the same one (a drifting load
+		// would otherwise favour one side of each ratio in every round).
+		for k := range targets {
+			i := k
+			if r%2 == 1 {
+				i = len(targets) - 1 - k
+			}
+			t := targets[i]
 			profile := o.serverProfile != "" && r == o.rounds-1 && t.name == "ingress HTTP"
 			var profiled chan error
 			if profile {
