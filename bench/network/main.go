@@ -17,8 +17,15 @@
 // keep-alive connections to them. The load generator keeps -connections
 // connections open to a target for -duration, each sending its next
 // request when the previous answer has been read, and the targets take
-// turns in every round, so each sees the same machine load; the figures
-// are the medians over -rounds.
+// turns in every round (in reverse order every other round), so each sees
+// the same machine load; the figures are the medians over -rounds.
+//
+// With -from-pod (the default), the load generator's connections
+// originate in a client pod's network namespace (netns.go), as a pod's
+// traffic to its Services does: the ingress and nginx are then reached at
+// the node's InternalIP. With -from-pod=false they originate on the host
+// (the ingress and nginx on 127.0.0.1), whose traffic to a ClusterIP pays
+// a second routing decision that a pod's does not.
 //
 // The load generator, the server, the pods and nginx share the
 // machine's cores: the figures are those of the whole machine, not of a
@@ -74,6 +81,7 @@ const (
 	image       = "localhost/web:netbench"
 	namespace   = "default"
 	appLabel    = "netbench"
+	clientName  = "netbench-client"
 	serviceName = "netbench"
 	ingressHost = "netbench.example.com"
 	backendPort = 8080
@@ -86,6 +94,7 @@ type options struct {
 	rounds          int
 	pods            int
 	https           bool
+	fromPod         bool
 	nginx           string
 	timeout         time.Duration
 	serverProfile   string
@@ -101,6 +110,7 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 3, "rounds; in each, every target is loaded once, in turn")
 	flag.IntVar(&o.pods, "pods", 2, "backend pods behind the Service")
 	flag.BoolVar(&o.https, "https", true, "also load the ingress over HTTPS (TLS terminated by the ingress)")
+	flag.BoolVar(&o.fromPod, "from-pod", true, "open the load generator's connections from a client pod's network namespace (false: from the host)")
 	flag.StringVar(&o.nginx, "nginx", "nginx", "the nginx binary (Debian: apt-get install -y nginx-light)")
 	flag.StringVar(&o.nginxWorkers, "nginx-workers", "auto", "nginx worker_processes")
 	flag.DurationVar(&o.timeout, "timeout", 3*time.Minute, "give up waiting for pods, endpoints and routes after this long")
@@ -153,7 +163,9 @@ type env struct {
 	cfg       *rest.Config
 	client    kubernetes.Interface
 	runtime   *cri.Client
-	logs      []string
+	// clientNS is the client pod's network namespace (-from-pod).
+	clientNS *netns
+	logs     []string
 }
 
 func run(ctx context.Context, o options) (err error) {
@@ -189,7 +201,17 @@ func run(ctx context.Context, o options) (err error) {
 	if err != nil {
 		return err
 	}
-	nginxAddr, err := e.startNginx(ctx, podIPs)
+	// Where the load comes from, and where the node's listeners are
+	// reached from there.
+	var from *netns
+	nodeAddr := "127.0.0.1"
+	if o.fromPod {
+		if nodeAddr, err = e.startClient(ctx); err != nil {
+			return err
+		}
+		from = e.clientNS
+	}
+	nginxAddr, err := e.startNginx(ctx, podIPs, nodeAddr, from)
 	if err != nil {
 		return err
 	}
@@ -199,17 +221,21 @@ func run(ctx context.Context, o options) (err error) {
 		podTargets = append(podTargets, net.JoinHostPort(ip, strconv.Itoa(backendPort)))
 	}
 	targets := []target{
-		{name: "pod IP", addrs: podTargets, host: ingressHost},
-		{name: "ClusterIP", addrs: []string{net.JoinHostPort(clusterIP, "80")}, host: ingressHost},
-		{name: "ingress HTTP", addrs: []string{"127.0.0.1:80"}, host: ingressHost},
+		{name: "pod IP", addrs: podTargets, host: ingressHost, from: from},
+		{name: "ClusterIP", addrs: []string{net.JoinHostPort(clusterIP, "80")}, host: ingressHost, from: from},
+		{name: "ingress HTTP", addrs: []string{net.JoinHostPort(nodeAddr, "80")}, host: ingressHost, from: from},
 	}
 	if o.https {
-		targets = append(targets, target{name: "ingress HTTPS", addrs: []string{"127.0.0.1:443"}, host: ingressHost, tls: true})
+		targets = append(targets, target{name: "ingress HTTPS", addrs: []string{net.JoinHostPort(nodeAddr, "443")}, host: ingressHost, tls: true, from: from})
 	}
-	targets = append(targets, target{name: "nginx", addrs: []string{nginxAddr}, host: ingressHost})
+	targets = append(targets, target{name: "nginx", addrs: []string{nginxAddr}, host: ingressHost, from: from})
 
-	fmt.Printf("%d backend pods (%s), %d connections, %v per target per round, %d rounds; HTTP/1.1 keep-alive GET /\n",
-		o.pods, strings.Join(podIPs, ", "), o.connections, o.duration, o.rounds)
+	origin := "the host"
+	if from != nil {
+		origin = "the client pod's network namespace (" + from.path + ")"
+	}
+	fmt.Printf("%d backend pods (%s), %d connections from %s, %v per target per round, %d rounds; HTTP/1.1 keep-alive GET /\n",
+		o.pods, strings.Join(podIPs, ", "), o.connections, origin, o.duration, o.rounds)
 	fmt.Printf("the load generator shares the machine's %d cores with the server, the pods and nginx\n", runtime.NumCPU())
 	// Warm up: connections, the proxies' pools, the CPUs' frequencies.
 	for _, t := range targets {
@@ -219,7 +245,15 @@ func run(ctx context.Context, o options) (err error) {
 	}
 	results := make([][]result, len(targets))
 	for r := range o.rounds {
-		for i, t := range targets {
+		// Every other round takes the targets in reverse order, so that no
+		// target always runs right after the same one (a drifting load
+		// would otherwise favour one side of each ratio in every round).
+		for k := range targets {
+			i := k
+			if r%2 == 1 {
+				i = len(targets) - 1 - k
+			}
+			t := targets[i]
 			profile := o.serverProfile != "" && r == o.rounds-1 && t.name == "ingress HTTP"
 			var profiled chan error
 			if profile {
@@ -295,6 +329,9 @@ type target struct {
 	addrs []string
 	host  string
 	tls   bool
+	// from is the network namespace the connections are opened in; nil
+	// for the bench process's own (the host's).
+	from *netns
 }
 
 // result of loading one target once.
@@ -412,7 +449,13 @@ func load(ctx context.Context, t target, conns int, d time.Duration) (result, er
 
 func dial(ctx context.Context, t target, addr string) (net.Conn, error) {
 	d := net.Dialer{Timeout: 5 * time.Second}
-	conn, err := d.DialContext(ctx, "tcp", addr)
+	var conn net.Conn
+	var err error
+	if t.from != nil {
+		conn, err = t.from.dial(ctx, &d, addr)
+	} else {
+		conn, err = d.DialContext(ctx, "tcp", addr)
+	}
 	if err != nil || !t.tls {
 		return conn, err
 	}
@@ -657,10 +700,72 @@ func (e *env) deploy(ctx context.Context) (podIPs []string, clusterIP string, er
 	return podIPs, clusterIP, nil
 }
 
-// startNginx runs nginx on a free loopback port as a reverse proxy to the
-// pods, with keep-alive connections to them, its files in a directory of
-// its own.
-func (e *env) startNginx(ctx context.Context, podIPs []string) (string, error) {
+// startClient runs the client pod (the web image, idle: only its network
+// namespace is used), finds its sandbox's network namespace on the host
+// by the pod's IP and keeps it in e.clientNS, and returns the node's
+// InternalIP, where the node's listeners are reached from a pod.
+func (e *env) startClient(ctx context.Context) (nodeIP string, err error) {
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: clientName, Namespace: namespace, Labels: map[string]string{"app": clientName}},
+		Spec: corev1.PodSpec{
+			TerminationGracePeriodSeconds: ptr.To[int64](2),
+			Containers: []corev1.Container{{
+				Name: "client", Image: image, ImagePullPolicy: corev1.PullIfNotPresent,
+				Env: []corev1.EnvVar{{Name: "PORT", Value: strconv.Itoa(backendPort)}},
+				Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
+					corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("8Mi"),
+				}},
+			}},
+		},
+	}
+	if _, err := e.client.CoreV1().Pods(namespace).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		return "", fmt.Errorf("creating pod %s: %w", clientName, err)
+	}
+	var podIP string
+	err = e.waitFor(ctx, e.o.timeout, "the client pod Running", func() (bool, error) {
+		p, err := e.client.CoreV1().Pods(namespace).Get(ctx, clientName, metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		if p.Status.Phase == corev1.PodFailed || p.Status.Phase == corev1.PodSucceeded {
+			return false, fmt.Errorf("the client pod is %s", p.Status.Phase)
+		}
+		podIP = p.Status.PodIP
+		return p.Status.Phase == corev1.PodRunning && podIP != "", nil
+	})
+	if err != nil {
+		return "", err
+	}
+	ip := net.ParseIP(podIP)
+	if ip == nil {
+		return "", fmt.Errorf("the client pod's IP %q is not an IP address", podIP)
+	}
+	if e.clientNS, err = findNetns(netnsDir, ip); err != nil {
+		return "", fmt.Errorf("the client pod's network namespace: %w", err)
+	}
+	nodes, err := e.client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return "", fmt.Errorf("listing nodes: %w", err)
+	}
+	for _, n := range nodes.Items {
+		for _, a := range n.Status.Addresses {
+			if a.Type == corev1.NodeInternalIP && nodeIP == "" {
+				nodeIP = a.Address
+			}
+		}
+	}
+	if ip := net.ParseIP(nodeIP); ip == nil || ip.IsLoopback() {
+		return "", fmt.Errorf("the node's InternalIP %q cannot be reached from a pod", nodeIP)
+	}
+	fmt.Printf("client pod %s (%s), network namespace %s; the node's listeners at %s\n", clientName, podIP, e.clientNS.path, nodeIP)
+	return nodeIP, nil
+}
+
+// startNginx runs nginx on a free port of listenIP as a reverse proxy to
+// the pods, with keep-alive connections to them, its files in a directory
+// of its own; it waits until nginx answers to connections from the
+// namespace from (nil: the host's).
+func (e *env) startNginx(ctx context.Context, podIPs []string, listenIP string, from *netns) (string, error) {
 	port, err := benchserver.FreePort()
 	if err != nil {
 		return "", err
@@ -673,7 +778,7 @@ func (e *env) startNginx(ctx context.Context, podIPs []string) (string, error) {
 	for _, ip := range podIPs {
 		fmt.Fprintf(&upstream, "\t\tserver %s:%d;\n", ip, backendPort)
 	}
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	addr := net.JoinHostPort(listenIP, strconv.Itoa(port))
 	conf := fmt.Sprintf(`daemon off;
 master_process on;
 user root;
@@ -713,7 +818,7 @@ http {
 	e.logs = append(e.logs, filepath.Join(prefix, "error.log"))
 	e.nginxDone = make(chan struct{})
 	go func() { _ = e.nginx.Wait(); close(e.nginxDone) }()
-	t := target{name: "nginx", addrs: []string{addr}, host: ingressHost}
+	t := target{name: "nginx", addrs: []string{addr}, host: ingressHost, from: from}
 	err = e.waitFor(ctx, 30*time.Second, "nginx answering 200", func() (bool, error) {
 		select {
 		case <-e.nginxDone:
@@ -828,11 +933,15 @@ func (e *env) cleanup() error {
 	if e.client != nil {
 		_ = e.client.NetworkingV1().Ingresses(namespace).Delete(ctx, serviceName, metav1.DeleteOptions{})
 		_ = e.client.CoreV1().Services(namespace).Delete(ctx, serviceName, metav1.DeleteOptions{})
-		_ = e.client.CoreV1().Pods(namespace).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: "app=" + appLabel})
+		selector := fmt.Sprintf("app in (%s, %s)", appLabel, clientName)
+		_ = e.client.CoreV1().Pods(namespace).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: selector})
 		_ = e.waitFor(ctx, time.Minute, "the pods gone", func() (bool, error) {
-			list, err := e.client.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: "app=" + appLabel})
+			list, err := e.client.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
 			return err == nil && len(list.Items) == 0, nil
 		})
+	}
+	if e.clientNS != nil {
+		e.clientNS.Close()
 	}
 	if e.runtime != nil {
 		if sandboxes, err := e.runtime.ListPodSandbox(ctx, &runtimeapi.PodSandboxFilter{}); err == nil {

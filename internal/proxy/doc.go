@@ -15,7 +15,8 @@
 //     in a set whose timeout is the service's timeoutSeconds;
 //   - verdict maps in the filter hooks rejecting traffic to services
 //     without endpoints, and dropping external traffic to a Local service
-//     without endpoints on this node.
+//     without endpoints on this node; consulted for a connection's first
+//     packet only (ct state new), so established traffic pays no lookup.
 //
 // The table is data first (ruleset, built per Service by pure functions,
 // golden-tested) and transactions second: RenderTable writes it whole,

@@ -60,9 +60,14 @@ var baseChains = []baseChain{
 	}},
 	// Destinations without a usable endpoint are refused (or dropped)
 	// before DNAT, instead of letting clients time out, as kube-proxy does.
-	{name: "filter-input", typ: "filter", hook: "input", priority: -110, rules: []string{"jump endpoints-check"}},
-	{name: "filter-output", typ: "filter", hook: "output", priority: -110, rules: []string{"jump endpoints-check"}},
-	{name: "filter-forward", typ: "filter", hook: "forward", priority: -110, rules: []string{"jump endpoints-check"}},
+	// Only a connection's first packet is checked, as in kube-proxy: the
+	// filter hooks see every packet of every connection of the node (pod
+	// to pod included), and the check's fib lookup and map lookup cost
+	// each of them; a connection that got through its first packet keeps
+	// its DNAT whatever the endpoints do next.
+	{name: "filter-input", typ: "filter", hook: "input", priority: -110, rules: []string{"ct state new jump endpoints-check"}},
+	{name: "filter-output", typ: "filter", hook: "output", priority: -110, rules: []string{"ct state new jump endpoints-check"}},
+	{name: "filter-forward", typ: "filter", hook: "forward", priority: -110, rules: []string{"ct state new jump endpoints-check"}},
 	{name: "endpoints-check", rules: []string{
 		"ip daddr . meta l4proto . th dport vmap @" + mapNoEndpointServices,
 		"fib daddr type local meta l4proto . th dport vmap @" + mapNoEndpointNodePorts,
