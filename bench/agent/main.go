@@ -22,7 +22,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -45,7 +44,6 @@ import (
 
 	"github.com/navarch/navarch/bench/internal/benchserver"
 	"github.com/navarch/navarch/internal/agent/cri"
-	"github.com/navarch/navarch/test/hostlock"
 )
 
 const (
@@ -100,25 +98,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench: needs root (containerd, pod networking, nftables)")
 		os.Exit(1)
 	}
-	// The lock is taken before interrupts are caught: waiting for it, an
-	// interrupt just ends the program, which has nothing to clean up yet.
-	start := time.Now()
-	release, err := hostlock.Acquire()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", err)
-		os.Exit(1)
-	}
-	if waited := time.Since(start); waited > time.Second {
-		fmt.Printf("waited %v for the host lock\n", waited.Round(time.Second))
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	err = run(ctx, o)
-	stop()
-	release()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", err)
-		os.Exit(1)
-	}
+	benchserver.RunOnHost(func(ctx context.Context) error { return run(ctx, o) })
 }
 
 // env is what run started, for the measurements and the cleanup.

@@ -1,6 +1,7 @@
 // Package benchserver holds what the benchmark programs share about the
 // navarch server they measure: a free port to run it on, waiting until it
-// is ready, reading its memory, and stopping it.
+// is ready, reading its memory, stopping it, and running on the host
+// under the test host lock.
 package benchserver
 
 import (
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
 	"syscall"
@@ -16,6 +18,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/navarch/navarch/test/hostlock"
 )
 
 // FreePort returns a loopback TCP port that was free a moment ago.
@@ -115,5 +119,32 @@ func PrintLogTails(paths []string) {
 			lines = lines[len(lines)-15:]
 		}
 		fmt.Fprintf(os.Stderr, "--- last lines of %s\n%s\n", path, strings.Join(lines, "\n"))
+	}
+}
+
+// RunOnHost runs a benchmark that uses the host's shared resources
+// (containerd, pod networking, nftables, node ports) while holding the
+// test host lock (test/hostlock), so that it never runs beside a
+// real-runtime test, with a context ended by SIGINT or SIGTERM. It exits
+// the program with status 1 when the lock cannot be taken or run fails.
+func RunOnHost(run func(context.Context) error) {
+	// The lock is taken before interrupts are caught: waiting for it, an
+	// interrupt just ends the program, which has nothing to clean up yet.
+	start := time.Now()
+	release, err := hostlock.Acquire()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+	if waited := time.Since(start); waited > time.Second {
+		fmt.Printf("waited %v for the host lock\n", waited.Round(time.Second))
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	err = run(ctx)
+	stop()
+	release()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
 	}
 }
