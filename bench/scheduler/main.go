@@ -10,7 +10,11 @@
 // issue asks: the deployment and replicaset controllers create them, the
 // scheduler binds them, the simulated kubelets report them Running. With
 // -mode pods they are created directly, from -clients concurrent clients
-// (the benchmark's first form, kept for comparison).
+// (the benchmark's first form, kept for comparison). With -rollouts N the
+// Deployment is then rolled N times (an image change each) and each
+// rollout timed until it is complete, as `kubectl rollout status` waits:
+//
+//	go run ./bench/scheduler -navarch _output/navarch -pods 100 -nodes 100 -rollouts 5
 //
 // A pod's create->Running latency runs from when this process first sees
 // it (in -mode pods: from when its create was sent) to when it first sees
@@ -37,9 +41,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
+	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
@@ -58,6 +65,7 @@ type options struct {
 	serverCPUProfile  string
 	serverProfileFor  time.Duration
 	serverHeapProfile string
+	rollouts          int
 }
 
 func main() {
@@ -73,10 +81,15 @@ func main() {
 	flag.StringVar(&o.serverCPUProfile, "server-cpuprofile", "", "write a cpu profile of the server (from its /debug/pprof), started with the first pod, to this file")
 	flag.DurationVar(&o.serverProfileFor, "server-profile-for", 15*time.Second, "how long the server cpu profile runs")
 	flag.StringVar(&o.serverHeapProfile, "server-heapprofile", "", "write a heap profile of the server, taken once all pods run, to this file")
+	flag.IntVar(&o.rollouts, "rollouts", 0, "after the pods run, roll the Deployment (an image change) this many times and time each rollout (-mode deployment)")
 	klog.InitFlags(nil)
 	flag.Parse()
 	if o.mode != "deployment" && o.mode != "pods" {
 		fmt.Fprintf(os.Stderr, "bench: -mode %q: want deployment or pods\n", o.mode)
+		os.Exit(2)
+	}
+	if o.rollouts > 0 && o.mode != "deployment" {
+		fmt.Fprintln(os.Stderr, "bench: -rollouts needs -mode deployment")
 		os.Exit(2)
 	}
 	if *cpuProfile != "" {
@@ -295,7 +308,79 @@ func run(o options) error {
 	runtime.ReadMemStats(&ms)
 	fmt.Printf("bench process (simulated nodes + pod watch) RSS %.1f MiB, heap in use %.1f MiB\n",
 		benchserver.RSSMiB(os.Getpid()), float64(ms.HeapInuse)/(1<<20))
+	if o.rollouts > 0 {
+		return rollOut(ctx, client, o.rollouts, o.timeout)
+	}
 	return nil
+}
+
+// rollOut changes the bench Deployment's image n times, one rollout
+// after the other, and prints how long each took to complete (every
+// replica updated and available, as `kubectl rollout status` waits for)
+// and the fewest available replicas seen during it, which a
+// RollingUpdate keeps at or above replicas - maxUnavailable.
+func rollOut(ctx context.Context, client kubernetes.Interface, n int, timeout time.Duration) error {
+	deployments := client.AppsV1().Deployments("default")
+	d, err := deployments.Get(ctx, "bench", metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	replicas, maxUnavailable := *d.Spec.Replicas, 0
+	if ru := d.Spec.Strategy.RollingUpdate; ru != nil {
+		if maxUnavailable, err = intstr.GetScaledValueFromIntOrPercent(ru.MaxUnavailable, int(replicas), false); err != nil {
+			return err
+		}
+	}
+	var took []time.Duration
+	for i := 1; i <= n; i++ {
+		image := fmt.Sprintf("localhost/web:roll-%d", i)
+		patch := fmt.Sprintf(`{"spec":{"template":{"spec":{"containers":[{"name":"c","image":%q}]}}}}`, image)
+		start := time.Now()
+		updated, err := deployments.Patch(ctx, "bench", types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{})
+		if err != nil {
+			return fmt.Errorf("rolling to %s: %w", image, err)
+		}
+		// Every status the controller writes from the patch on, through a
+		// watch, so that no dip in availability goes unseen.
+		minAvailable, err := waitRolledOut(ctx, deployments, updated, timeout)
+		if err != nil {
+			return fmt.Errorf("rollout to %s: %w", image, err)
+		}
+		took = append(took, time.Since(start))
+		fmt.Printf("rollout %d of %d replicas (%s): complete in %v; fewest available during it %d (floor replicas - maxUnavailable = %d)\n",
+			i, replicas, d.Spec.Strategy.Type, took[i-1].Round(time.Millisecond), minAvailable, replicas-int32(maxUnavailable))
+	}
+	sort.Slice(took, func(i, j int) bool { return took[i] < took[j] })
+	fmt.Printf("rolling update of a %d-replica Deployment: median %v over %d rollouts\n", replicas, took[len(took)/2].Round(time.Millisecond), n)
+	return nil
+}
+
+// waitRolledOut watches the Deployment from the version the rollout's
+// patch wrote until its status shows the rollout complete, and returns the
+// fewest available replicas any status on the way showed.
+func waitRolledOut(ctx context.Context, deployments appsv1client.DeploymentInterface, from *appsv1.Deployment, timeout time.Duration) (int32, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	replicas, minAvailable := *from.Spec.Replicas, from.Status.AvailableReplicas
+	w, err := deployments.Watch(ctx, metav1.ListOptions{
+		FieldSelector: "metadata.name=" + from.Name, ResourceVersion: from.ResourceVersion,
+	})
+	if err != nil {
+		return 0, err
+	}
+	defer w.Stop()
+	for ev := range w.ResultChan() {
+		got, ok := ev.Object.(*appsv1.Deployment)
+		if !ok {
+			return 0, fmt.Errorf("watch: %v", ev.Object)
+		}
+		minAvailable = min(minAvailable, got.Status.AvailableReplicas)
+		if got.Status.ObservedGeneration >= from.Generation && got.Status.UpdatedReplicas == replicas &&
+			got.Status.Replicas == replicas && got.Status.AvailableReplicas == replicas {
+			return minAvailable, nil
+		}
+	}
+	return 0, fmt.Errorf("not complete after %v (or the watch ended)", timeout)
 }
 
 // tracker records, per pod, when it was created (its create sent, or
