@@ -261,6 +261,12 @@ func run(ctx context.Context, o options) (err error) {
 				file := filepath.Join(o.perfRecordDir, fmt.Sprintf("%s-r%d.data", strings.ReplaceAll(t.name, " ", "-"), r+1))
 				go func() { recorded <- perfRecord(ctx, file, pids, o.duration) }()
 			}
+			proxyPIDs := e.proxyPIDs(t.name)
+			waitPIDs := [][]int{proxyPIDs, {os.Getpid()}, pidsByExe("web")}
+			var wait0 [3]float64
+			for i, pids := range waitPIDs {
+				wait0[i] = runWait(pids)
+			}
 			serverCPU0, nginxCPU0, selfCPU0, podCPU0, busy0 := cpuSeconds(e.server.Process.Pid), e.nginxCPU(), selfCPU(), podCPU(), machineBusy()
 			res, err := load(ctx, t, o.connections, o.duration)
 			if err != nil {
@@ -271,10 +277,15 @@ func run(ctx context.Context, o options) (err error) {
 			res.selfCPU = selfCPU() - selfCPU0
 			res.podCPU = podCPU() - podCPU0
 			res.busy = machineBusy() - busy0
+			for i, pids := range waitPIDs {
+				res.runWait[i] = runWait(pids) - wait0[i]
+			}
 			results[i] = append(results[i], res)
 			secs := res.wall.Seconds()
 			fmt.Printf("  round %d %-14s %8.0f req/s  p50 %-9v p99 %-9v errors %d  server cpu %.2f cores, nginx %.2f, load generator %.2f, pods %.2f, machine busy %.2f\n", r+1, t.name,
 				res.rps, res.p50, res.p99, res.errors, res.serverCPU/secs, res.nginxCPU/secs, res.selfCPU/secs, res.podCPU/secs, res.busy/secs)
+			fmt.Printf("    waiting for a core per request: proxy %.0f us, load generator %.0f us, pods %.0f us\n",
+				res.runWait[0]/float64(res.requests)*1e6, res.runWait[1]/float64(res.requests)*1e6, res.runWait[2]/float64(res.requests)*1e6)
 			if recorded != nil {
 				if err := <-recorded; err != nil {
 					fmt.Fprintln(os.Stderr, "bench:", err)
@@ -363,6 +374,10 @@ type result struct {
 	// busy is the cpu seconds of the whole machine (all its cores, not
 	// idle).
 	busy float64
+	// runWait is the seconds the threads of the proxy (none for the
+	// pod IP and ClusterIP targets), the load generator and the pods
+	// were runnable but waited for a core.
+	runWait [3]float64
 }
 
 // load keeps conns keep-alive connections busy with GET / for d and

@@ -72,6 +72,30 @@ func machineBusy() float64 {
 	return busy / 100 // USER_HZ
 }
 
+// runWait is the seconds the threads of the processes pids spent
+// runnable but waiting for a core (the second field of each thread's
+// /proc/PID/task/TID/schedstat).
+func runWait(pids []int) float64 {
+	total := 0.0
+	for _, pid := range pids {
+		tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+		if err != nil {
+			continue
+		}
+		for _, t := range tasks {
+			data, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/schedstat", pid, t.Name()))
+			if err != nil {
+				continue
+			}
+			if f := strings.Fields(string(data)); len(f) >= 2 {
+				ns, _ := strconv.ParseFloat(f[1], 64)
+				total += ns / 1e9
+			}
+		}
+	}
+	return total
+}
+
 // selfCPU is this process's cpu seconds: the load generator's.
 func selfCPU() float64 { return cpuSeconds(os.Getpid()) }
 
