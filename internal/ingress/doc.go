@@ -56,7 +56,7 @@
 //     enters each call as one that may block; a write to a local peer,
 //     which runs the peer's TCP receive path inside the call, lasts long
 //     enough for sysmon to hand the P to another thread and to go back
-//     to 20 us wake-ups, which cost the proxy a third of its cpu per
+//     to 20 us wake-ups, which cost the proxy about a fifth of its cpu per
 //     request (bench/README.md, 2026-11-22).
 //   - controller.go keeps the table current (swapped atomically, so
 //     in-flight requests finish on the table they started with), writes
