@@ -98,6 +98,8 @@ type options struct {
 	serverProfile   string
 	nginxWorkers    string
 	proxyBufferSize string
+	perfEvents      string
+	perfRecordDir   string
 }
 
 func main() {
@@ -113,6 +115,8 @@ func main() {
 	flag.StringVar(&o.nginxWorkers, "nginx-workers", "auto", "nginx worker_processes")
 	flag.DurationVar(&o.timeout, "timeout", 3*time.Minute, "give up waiting for pods, endpoints and routes after this long")
 	flag.StringVar(&o.serverProfile, "server-cpuprofile", "", "write a cpu profile of the server (ingress, proxy) taken during the last round's ingress load to this file")
+	flag.StringVar(&o.perfEvents, "perf-stat", "", "perf stat's event options (e.g. '-e context-switches,syscalls:sys_enter_read -e syscalls:sys_exit_read --filter ret==-11'): count them for the ingress's server and for nginx during their HTTP loads, printed per request")
+	flag.StringVar(&o.perfRecordDir, "perf-record", "", "record `perf record -g` samples of the ingress's server and of nginx during their HTTP loads into this directory (TARGET-rROUND.data)")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		fmt.Fprintln(os.Stderr, "bench: needs root (containerd, pod networking, nftables, ports 80 and 443)")
@@ -240,16 +244,58 @@ func run(ctx context.Context, o options) (err error) {
 				profiled = make(chan error, 1)
 				go func() { profiled <- e.serverCPUProfile(ctx, o.duration) }()
 			}
-			serverCPU0, nginxCPU0 := cpuSeconds(e.server.Process.Pid), e.nginxCPU()
+			var counted chan perfCounts
+			if pids := e.proxyPIDs(t.name); o.perfEvents != "" && pids != nil && t.name != "ingress HTTPS" {
+				counted = make(chan perfCounts, 1)
+				go func() {
+					c, err := perfStat(ctx, o.perfEvents, pids, o.duration)
+					if err != nil {
+						fmt.Fprintln(os.Stderr, "bench:", err)
+					}
+					counted <- c
+				}()
+			}
+			var recorded chan error
+			if pids := e.proxyPIDs(t.name); o.perfRecordDir != "" && pids != nil && t.name != "ingress HTTPS" {
+				recorded = make(chan error, 1)
+				file := filepath.Join(o.perfRecordDir, fmt.Sprintf("%s-r%d.data", strings.ReplaceAll(t.name, " ", "-"), r+1))
+				go func() { recorded <- perfRecord(ctx, file, pids, o.duration) }()
+			}
+			proxyPIDs := e.proxyPIDs(t.name)
+			waitPIDs := [][]int{proxyPIDs, {os.Getpid()}, pidsByExe("web")}
+			var wait0 [3]float64
+			for i, pids := range waitPIDs {
+				wait0[i] = runWait(pids)
+			}
+			serverCPU0, nginxCPU0, selfCPU0, podCPU0, busy0 := cpuSeconds(e.server.Process.Pid), e.nginxCPU(), selfCPU(), podCPU(), machineBusy()
 			res, err := load(ctx, t, o.connections, o.duration)
 			if err != nil {
 				return fmt.Errorf("round %d, %s: %w", r+1, t.name, err)
 			}
 			res.serverCPU = cpuSeconds(e.server.Process.Pid) - serverCPU0
 			res.nginxCPU = e.nginxCPU() - nginxCPU0
+			res.selfCPU = selfCPU() - selfCPU0
+			res.podCPU = podCPU() - podCPU0
+			res.busy = machineBusy() - busy0
+			for i, pids := range waitPIDs {
+				res.runWait[i] = runWait(pids) - wait0[i]
+			}
 			results[i] = append(results[i], res)
-			fmt.Printf("  round %d %-14s %8.0f req/s  p50 %-9v p99 %-9v errors %d  server cpu %.2f cores, nginx %.2f\n", r+1, t.name,
-				res.rps, res.p50, res.p99, res.errors, res.serverCPU/res.wall.Seconds(), res.nginxCPU/res.wall.Seconds())
+			secs := res.wall.Seconds()
+			fmt.Printf("  round %d %-14s %8.0f req/s  p50 %-9v p99 %-9v errors %d  server cpu %.2f cores, nginx %.2f, load generator %.2f, pods %.2f, machine busy %.2f\n", r+1, t.name,
+				res.rps, res.p50, res.p99, res.errors, res.serverCPU/secs, res.nginxCPU/secs, res.selfCPU/secs, res.podCPU/secs, res.busy/secs)
+			fmt.Printf("    waiting for a core per request: proxy %.0f us, load generator %.0f us, pods %.0f us\n",
+				res.runWait[0]/float64(res.requests)*1e6, res.runWait[1]/float64(res.requests)*1e6, res.runWait[2]/float64(res.requests)*1e6)
+			if recorded != nil {
+				if err := <-recorded; err != nil {
+					fmt.Fprintln(os.Stderr, "bench:", err)
+				}
+			}
+			if counted != nil {
+				if c := <-counted; c != nil {
+					fmt.Printf("    per request (perf stat): %s\n", c.perRequest(res.requests))
+				}
+			}
 			if profile {
 				if err := <-profiled; err != nil {
 					return err
@@ -262,8 +308,9 @@ func run(ctx context.Context, o options) (err error) {
 	med := make([]result, len(targets))
 	for i, t := range targets {
 		med[i] = median(results[i])
-		fmt.Printf("  %-14s %8.0f req/s  p50 %-9v p99 %-9v  server cpu %.2f cores, nginx %.2f\n", t.name, med[i].rps, med[i].p50, med[i].p99,
-			med[i].serverCPU/med[i].wall.Seconds(), med[i].nginxCPU/med[i].wall.Seconds())
+		secs := med[i].wall.Seconds()
+		fmt.Printf("  %-14s %8.0f req/s  p50 %-9v p99 %-9v  server cpu %.2f cores, nginx %.2f, load generator %.2f, pods %.2f, machine busy %.2f\n", t.name, med[i].rps, med[i].p50, med[i].p99,
+			med[i].serverCPU/secs, med[i].nginxCPU/secs, med[i].selfCPU/secs, med[i].podCPU/secs, med[i].busy/secs)
 	}
 	index := map[string]int{}
 	for i, t := range targets {
@@ -321,6 +368,16 @@ type result struct {
 	requests, errors    int
 	wall                time.Duration
 	serverCPU, nginxCPU float64 // seconds
+	// selfCPU is the load generator's (this process's) cpu seconds,
+	// podCPU the backend pods'.
+	selfCPU, podCPU float64
+	// busy is the cpu seconds of the whole machine (all its cores, not
+	// idle).
+	busy float64
+	// runWait is the seconds the threads of the proxy (none for the
+	// pod IP and ClusterIP targets), the load generator and the pods
+	// were runnable but waited for a core.
+	runWait [3]float64
 }
 
 // load keeps conns keep-alive connections busy with GET / for d and
@@ -494,6 +551,9 @@ func median(rs []result) result {
 		wall:      time.Duration(pick(func(r result) float64 { return float64(r.wall) })),
 		serverCPU: pick(func(r result) float64 { return r.serverCPU }),
 		nginxCPU:  pick(func(r result) float64 { return r.nginxCPU }),
+		selfCPU:   pick(func(r result) float64 { return r.selfCPU }),
+		podCPU:    pick(func(r result) float64 { return r.podCPU }),
+		busy:      pick(func(r result) float64 { return r.busy }),
 	}
 }
 

@@ -49,6 +49,15 @@
 //     keep-alive connections pooled per endpoint, each request written
 //     and answered on the goroutine serving the client (net/http's
 //     Transport only for upgrades).
+//   - rawio_linux.go: the fast path's client connections and every
+//     connection to an endpoint read and write with raw system calls on
+//     their non-blocking sockets, through the netpoller's RawConn (its
+//     deadlines, readiness waits and Close guard kept). Go's net.Conn
+//     enters each call as one that may block; a write to a local peer,
+//     which runs the peer's TCP receive path inside the call, lasts long
+//     enough for sysmon to hand the P to another thread and to go back
+//     to 20 us wake-ups, which cost the proxy about a fifth of its cpu per
+//     request (bench/README.md, 2026-11-22).
 //   - controller.go keeps the table current (swapped atomically, so
 //     in-flight requests finish on the table they started with), writes
 //     Ingress status and ensures the IngressClass exists.

@@ -132,7 +132,7 @@ func (s *frontServer) Serve(ln net.Listener) error {
 			return err
 		}
 		delay = 0
-		c := &clientConn{srv: s, rwc: rwc}
+		c := &clientConn{srv: s, rwc: rawIO(rwc)}
 		if !s.track(c) {
 			rwc.Close()
 			continue

@@ -275,6 +275,7 @@ func (u *upstream) get(ctx context.Context, addr string) (c *upConn, reused bool
 	if err != nil {
 		return nil, false, err
 	}
+	conn = rawIO(conn)
 	c = &upConn{Conn: conn, addr: addr, bw: bufio.NewWriterSize(conn, 4<<10)}
 	c.rd.c = c
 	c.br = bufio.NewReaderSize(&c.rd, 4<<10)
