@@ -136,7 +136,7 @@ func (s *Server) Run(ctx context.Context) error {
 	// the server in the requests (their Host).
 	loopback := &rest.Config{
 		Host:      creds.loopbackURL,
-		Transport: &inprocess.Transport{Handler: api.Handler(), User: loopbackUser},
+		Transport: &inprocess.Transport{Handler: api.Handler(), User: loopbackUser, LongRunning: apiserver.LongRunning},
 		// The controllers and the scheduler share this client's rate
 		// limit: a thousand pods a second is a thousand creates, binds,
 		// Scheduled events and status reads through it.
@@ -168,7 +168,7 @@ func (s *Server) Run(ctx context.Context) error {
 		// The local agent is the node's own user, as its client
 		// certificate would make it.
 		nodeConfig := rest.CopyConfig(loopback)
-		nodeConfig.Transport = &inprocess.Transport{Handler: api.Handler(), User: creds.nodeUser}
+		nodeConfig.Transport = &inprocess.Transport{Handler: api.Handler(), User: creds.nodeUser, LongRunning: apiserver.LongRunning}
 		nodeConfig.UserAgent = "navarch-agent"
 		nodeClient, err := kubernetes.NewForConfig(nodeConfig)
 		if err != nil {

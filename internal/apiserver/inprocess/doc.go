@@ -39,14 +39,25 @@
 //
 // # Streaming and cancellation
 //
-// RoundTrip returns as soon as the handler flushes, returns, or has
-// written 64 KiB: as net/http's server, which holds a small body in its
-// buffer until then, and sends nothing at a WriteHeader alone. So a
-// response the handler finishes carries its Content-Length, and the
-// client wakes once for it. After that, written bytes are readable at
-// once, flushed or not: watch events stream as the handler writes them. Closing
-// the response body or cancelling the request's context cancels the
-// handler's context and makes its pending and later writes fail, so a
-// handler that honours its context returns; each request holds exactly
-// one goroutine, the handler's, until then.
+// A long-running request (every request, unless Transport.LongRunning
+// says otherwise) runs its handler on a goroutine of its own. RoundTrip
+// returns as soon as the handler flushes, returns, or has written 64 KiB:
+// as net/http's server, which holds a small body in its buffer until
+// then, and sends nothing at a WriteHeader alone. So a response the
+// handler finishes carries its Content-Length, and the client wakes once
+// for it. After that, written bytes are readable at once, flushed or not:
+// watch events stream as the handler writes them. Closing the response
+// body or cancelling the request's context cancels the handler's context
+// and makes its pending and later writes fail, so a handler that honours
+// its context returns; the request holds that one goroutine until then.
+//
+// With Transport.LongRunning set (apiserver.LongRunning), only the
+// requests it names long-running (watches, logs, exec, attach,
+// port-forward, proxies) are served so. The others, nearly all of a
+// controller's, run their handler on the caller's goroutine: RoundTrip
+// returns once the handler has returned, the whole answer buffered (its
+// writes never block, its flushes start nothing). That spares a
+// goroutine, two hand-overs between goroutines and the new goroutine's
+// stack growth per request. Cancelling the context still ends the
+// handler's context, and RoundTrip returns the context's error.
 package inprocess

@@ -44,6 +44,9 @@ type responseWriter struct {
 	cancel context.CancelFunc
 	// stopAfter unregisters contextDone from the handler's context.
 	stopAfter func() bool
+	// buffered is set for a handler run on the caller's goroutine: its
+	// writes never block and the response starts when it returns.
+	buffered bool
 	// header is the handler's, live until the status is written.
 	header http.Header
 	// resc receives the response, or the error, once (buffered).
@@ -199,7 +202,7 @@ func (rw *responseWriter) Write(p []byte) (int, error) {
 	if rw.done {
 		return 0, errAfterReturn
 	}
-	for len(rw.buf)-rw.off >= maxPending && rw.err == nil && !rw.closed {
+	for !rw.buffered && len(rw.buf)-rw.off >= maxPending && rw.err == nil && !rw.closed {
 		rw.cond.Wait()
 	}
 	if rw.closed {
@@ -218,7 +221,7 @@ func (rw *responseWriter) Write(p []byte) (int, error) {
 		rw.buf, rw.off = rw.buf[:0], 0
 	}
 	rw.buf = append(rw.buf, p...)
-	if len(rw.buf)-rw.off >= maxPending {
+	if !rw.buffered && len(rw.buf)-rw.off >= maxPending {
 		rw.sendLocked()
 	}
 	rw.cond.Broadcast()
@@ -242,7 +245,9 @@ func (rw *responseWriter) FlushError() error {
 	if rw.status == 0 {
 		rw.writeHeaderLocked(http.StatusOK)
 	}
-	rw.sendLocked()
+	if !rw.buffered {
+		rw.sendLocked()
+	}
 	return nil
 }
 

@@ -25,14 +25,23 @@ type Transport struct {
 	Handler http.Handler
 	// User is who every request comes from, as Authenticator reports it.
 	User *apiserver.User
+	// LongRunning, when set, tells the requests whose handler may stream
+	// or stay open (watches, logs, exec, proxies: apiserver.LongRunning)
+	// from the others. Those run on a goroutine of their own; the others
+	// run on the caller's goroutine, and RoundTrip returns once the
+	// handler has returned, its whole answer buffered. Nil: every request
+	// is served as long-running.
+	LongRunning func(*http.Request) bool
 }
 
 var _ http.RoundTripper = (*Transport)(nil)
 
-// RoundTrip implements http.RoundTripper. It starts the handler on a
-// goroutine of its own and returns once the handler has written its first
-// body bytes, flushed or returned; the response body reads what the
-// handler writes, as it writes it. The request's body is closed when the
+// RoundTrip implements http.RoundTripper. A long-running request's
+// handler runs on a goroutine of its own, and RoundTrip returns once the
+// handler has flushed, returned or written 64 KiB; the response body then
+// reads what the handler writes, as it writes it. Any other request's
+// handler runs on the calling goroutine, and RoundTrip returns its whole
+// answer once it has returned (see the package doc). The request's body is closed when the
 // handler returns. The error is the request context's when it ends
 // before the response starts, or the handler's panic.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -55,7 +64,14 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	// the stream. The handler's return unregisters the callback; closing
 	// the body runs it, harmlessly.
 	rw.stopAfter = context.AfterFunc(ctx, rw.contextDone)
-	go rw.serve(t.Handler, sreq)
+	if t.LongRunning != nil && !t.LongRunning(sreq) {
+		// No goroutine to start, no hand-over to wait for: the handler
+		// writes into the buffer and the answer is complete on return.
+		rw.buffered = true
+		rw.serve(t.Handler, sreq)
+	} else {
+		go rw.serve(t.Handler, sreq)
+	}
 	res := <-rw.resc
 	return res.resp, res.err
 }

@@ -674,3 +674,87 @@ func TestMisconfigured(t *testing.T) {
 		t.Error("the request body was not closed")
 	}
 }
+
+// shortOnCaller serves every request without "watch" in its query on the
+// caller's goroutine.
+func shortOnCaller(h http.Handler) *http.Client {
+	return &http.Client{Transport: &Transport{Handler: h, User: testUser, LongRunning: func(r *http.Request) bool {
+		return r.URL.Query().Get("watch") != ""
+	}}}
+}
+
+// TestShortRequestsOnTheCaller: a request LongRunning calls short is
+// answered whole once its handler returns, whatever it flushes or writes;
+// long-running ones still stream.
+func TestShortRequestsOnTheCaller(t *testing.T) {
+	t.Run("answered whole", func(t *testing.T) {
+		var returned bool
+		h := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "text/plain")
+			_, _ = w.Write([]byte("part 1, "))
+			w.(http.Flusher).Flush()
+			_, _ = w.Write(bytes.Repeat([]byte("x"), 4*maxPending)) // never blocks
+			returned = true
+		})
+		resp, err := shortOnCaller(h).Get("https://h/api/v1/pods")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !returned {
+			t.Error("RoundTrip returned before the handler")
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := 8 + 4*maxPending; len(body) != want || resp.ContentLength != int64(want) {
+			t.Errorf("body %d bytes, ContentLength %d; want %d", len(body), resp.ContentLength, want)
+		}
+	})
+	t.Run("cancelled", func(t *testing.T) {
+		h := http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(10*time.Millisecond, cancel)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "https://h/api/v1/pods", nil)
+		if _, err := shortOnCaller(h).Do(req); !errors.Is(err, context.Canceled) {
+			t.Errorf("Do: %v, want context.Canceled", err)
+		}
+	})
+	t.Run("panic", func(t *testing.T) {
+		h := http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") })
+		if _, err := shortOnCaller(h).Get("https://h/api/v1/pods"); !errors.Is(err, errHandlerPanic) {
+			t.Errorf("Get: %v, want %v", err, errHandlerPanic)
+		}
+	})
+	t.Run("watch streams", func(t *testing.T) {
+		next := make(chan struct{})
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.(http.Flusher).Flush()
+			for i := 0; ; i++ {
+				select {
+				case <-next:
+				case <-r.Context().Done():
+					return
+				}
+				fmt.Fprintf(w, "event %d\n", i)
+				w.(http.Flusher).Flush()
+			}
+		})
+		base := runtime.NumGoroutine()
+		resp, err := shortOnCaller(h).Get("https://h/api/v1/pods?watch=1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 64)
+		for i := 0; i < 3; i++ {
+			next <- struct{}{}
+			n, err := resp.Body.Read(buf)
+			if err != nil || string(buf[:n]) != fmt.Sprintf("event %d\n", i) {
+				t.Fatalf("read %q, %v", buf[:n], err)
+			}
+		}
+		resp.Body.Close()
+		checkNoLeak(t, base)
+	})
+}
