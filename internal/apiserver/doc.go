@@ -9,7 +9,8 @@
 //   - inprocess/: the transport of the clients inside the server's process
 //     (controllers, scheduler, local agent), which calls Handler directly,
 //     and the authenticator of the users it carries.
-//   - requestinfo.go: what a resource URL names.
+//   - requestinfo.go: what a resource URL names; which requests are
+//     long-running (LongRunning: watches, logs, exec, proxies).
 //   - negotiate.go, responses.go: content negotiation, errors as metav1.Status.
 //   - discovery.go: /api, /apis and the aggregated discovery documents.
 //   - rest.go: get, list, create, update, delete, deletecollection.
