@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"flag"
 	"io"
 	"net"
 	"net/http"
@@ -35,7 +34,8 @@ import (
 // BenchmarkCreatePod creates pods through client-go (protobuf, as the
 // controllers do) over what the in-process clients used before, HTTPS on
 // a Unix socket with a client certificate ("tls-unix"), and over
-// Transport ("inprocess"); against a handler that answers at once with a
+// Transport, the handler on a goroutine of its own ("inprocess") and on
+// the caller's, as the server runs creates ("inprocess-caller"); against a handler that answers at once with a
 // stored pod ("answer": the transport's own cost) and against the API
 // server on an embedded etcd ("apiserver"). cpu-ns/op is the whole
 // process's cpu time (user and system) per create, both sides included:
@@ -44,7 +44,7 @@ import (
 func BenchmarkCreatePod(b *testing.B) {
 	pki := benchPKI(b)
 	for _, target := range []string{"answer", "apiserver"} {
-		for _, transport := range []string{"tls-unix", "inprocess"} {
+		for _, transport := range []string{"tls-unix", "inprocess", "inprocess-caller"} {
 			b.Run(target+"/"+transport, func(b *testing.B) {
 				handler := answerHandler(b)
 				var ln net.Listener
@@ -65,7 +65,7 @@ func BenchmarkCreatePod(b *testing.B) {
 					cfg = pki.unixConfig()
 				} else {
 					tr := &Transport{Handler: handler, User: &apiserver.User{Name: "bench", Groups: []string{"system:masters"}}}
-					if *benchShortOnCaller {
+					if transport == "inprocess-caller" {
 						tr.LongRunning = func(*http.Request) bool { return false }
 					}
 					cfg = &rest.Config{Host: "https://127.0.0.1:6443", Transport: tr}
@@ -99,8 +99,6 @@ func BenchmarkCreatePod(b *testing.B) {
 		}
 	}
 }
-
-var benchShortOnCaller = flag.Bool("short-on-caller", false, "serve the in-process creates on the caller's goroutine (Transport.LongRunning)")
 
 func processCPU() time.Duration {
 	var ru syscall.Rusage
