@@ -41,9 +41,9 @@ var _ http.RoundTripper = (*Transport)(nil)
 // handler has flushed, returned or written 64 KiB; the response body then
 // reads what the handler writes, as it writes it. Any other request's
 // handler runs on the calling goroutine, and RoundTrip returns its whole
-// answer once it has returned (see the package doc). The request's body is closed when the
-// handler returns. The error is the request context's when it ends
-// before the response starts, or the handler's panic.
+// answer once it has returned (see the package doc). The request's body
+// is closed when the handler returns. The error is the request context's
+// when it ends before the response starts, or the handler's panic.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if t.Handler == nil || t.User == nil {
 		closeBody(req)
