@@ -461,7 +461,14 @@ func TestNoLeakAfterManyWatches(t *testing.T) {
 			}
 		}
 	})
-	c := client(h)
+	for name, c := range map[string]*http.Client{"every request on a goroutine": client(h), "short ones on the caller": shortOnCaller(h)} {
+		t.Run(name, func(t *testing.T) { openAndClose(t, c) })
+	}
+}
+
+// openAndClose opens and closes 200 watches and cancels 200 requests
+// that never answer, then checks that no goroutine is left.
+func openAndClose(t *testing.T, c *http.Client) {
 	base := runtime.NumGoroutine()
 	var wg sync.WaitGroup
 	for i := 0; i < 200; i++ {
