@@ -6,7 +6,11 @@
 //
 //   - server.go: Config, Server, the top-level routing and health checks.
 //   - auth.go: who a request comes from (client certificates, bearer tokens).
-//   - requestinfo.go: what a resource URL names.
+//   - inprocess/: the transport of the clients inside the server's process
+//     (controllers, scheduler, local agent), which calls Handler directly,
+//     and the authenticator of the users it carries.
+//   - requestinfo.go: what a resource URL names; which requests are
+//     long-running (LongRunning: watches, logs, exec, proxies).
 //   - negotiate.go, responses.go: content negotiation, errors as metav1.Status.
 //   - discovery.go: /api, /apis and the aggregated discovery documents.
 //   - rest.go: get, list, create, update, delete, deletecollection.

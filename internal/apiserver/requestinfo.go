@@ -118,3 +118,26 @@ func splitPath(p string) []string {
 }
 
 func isTrue(s string) bool { return s == "true" || s == "1" }
+
+// longRunningSubresources answer with a stream or a connection kept open
+// (upstream's long-running request check names the same).
+var longRunningSubresources = map[string]bool{"log": true, "exec": true, "attach": true, "portforward": true, "proxy": true}
+
+// LongRunning reports whether the API server may answer r with a stream
+// or hold it open for long: watches, and the log, exec, attach,
+// portforward and proxy subresources; and, to be safe, any path it does
+// not know as short. Everything else is answered in one piece once its
+// handler returns. It reads only the method and the URL.
+func LongRunning(r *http.Request) bool {
+	if strings.Contains(r.URL.RawQuery, "watch") || strings.Contains(r.URL.RawQuery, "follow") {
+		return true
+	}
+	info := parseRequestInfo(r)
+	if !info.IsResource {
+		p := r.URL.Path
+		short := p == "/" || isPublicPath(p) || p == "/api" || p == "/apis" ||
+			strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/apis/") || strings.HasPrefix(p, "/openapi/")
+		return !short
+	}
+	return info.Verb == "watch" || longRunningSubresources[info.Subresource]
+}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"reflect"
 	"strings"
 	"sync"
@@ -80,12 +79,6 @@ type Config struct {
 	// listening on Address: a caller that must know the bound port before
 	// the server starts (port 0) opens it first.
 	Listener net.Listener
-	// LoopbackSocket, when set, is a Unix socket Start also serves on,
-	// with the same TLS, for the clients inside the process (controllers,
-	// scheduler, local agent): the same API at a fraction of the cost of
-	// loopback TCP. A stale socket file is replaced; the socket is owner
-	// only.
-	LoopbackSocket string
 	// TLS serves the API; Start refuses to serve without it.
 	TLS *tls.Config
 
@@ -324,23 +317,8 @@ func (s *Server) Start(ctx context.Context) error {
 		ErrorLog:          nil,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
-	errc := make(chan error, 2)
+	errc := make(chan error, 1)
 	go func() { errc <- srv.ServeTLS(ln, "", "") }()
-	if s.cfg.LoopbackSocket != "" {
-		_ = os.Remove(s.cfg.LoopbackSocket)
-		unixLn, err := net.Listen("unix", s.cfg.LoopbackSocket)
-		if err != nil {
-			_ = srv.Close()
-			return fmt.Errorf("apiserver: listen on the loopback socket: %w", err)
-		}
-		defer os.Remove(s.cfg.LoopbackSocket)
-		if err := os.Chmod(s.cfg.LoopbackSocket, 0o600); err != nil {
-			_ = srv.Close()
-			_ = unixLn.Close()
-			return fmt.Errorf("apiserver: loopback socket: %w", err)
-		}
-		go func() { errc <- srv.ServeTLS(unixLn, "", "") }()
-	}
 	select {
 	case err := <-errc:
 		return fmt.Errorf("apiserver: serve: %w", err)

@@ -11,16 +11,15 @@ import (
 
 	"github.com/navarch/navarch/internal/agent/nodeapi"
 	"github.com/navarch/navarch/internal/apiserver"
+	"github.com/navarch/navarch/internal/apiserver/inprocess"
 	"github.com/navarch/navarch/internal/pki"
 	"github.com/navarch/navarch/internal/satoken"
 )
 
 // Names of the certificates under DataDir/pki.
 const (
-	servingCertName  = "apiserver"
-	adminCertName    = "admin"
-	loopbackCertName = "controller-manager"
-	nodeCertName     = "node"
+	servingCertName = "apiserver"
+	adminCertName   = "admin"
 	// kubeletClientCertName is the API server's client certificate for
 	// the node agents' API (logs, exec, port-forward), upstream's
 	// apiserver-kubelet-client.
@@ -32,10 +31,9 @@ type credentials struct {
 	ca          *pki.CA
 	serverTLS   *tls.Config
 	loopbackURL string
-	// loopbackCert is the client certificate the in-process components use.
-	loopbackCert, loopbackKey string
-	// nodeCert is the local agent's client certificate.
-	nodeCert, nodeKey string
+	// nodeUser is the local agent's user (system:node:HOSTNAME in
+	// system:nodes, as a node's client certificate names it).
+	nodeUser *apiserver.User
 	// kubeletClientCert is the API server's certificate toward the node
 	// agents.
 	kubeletClientCert, kubeletClientKey string
@@ -76,15 +74,9 @@ func prepareCredentials(cfg Config, advertise net.IP) (*credentials, error) {
 	if err := ca.EnsureClientCert(dir, adminCertName, "navarch-admin", []string{"system:masters"}); err != nil {
 		return nil, err
 	}
-	if err := ca.EnsureClientCert(dir, loopbackCertName, "system:navarch-controller-manager", []string{"system:masters"}); err != nil {
-		return nil, err
-	}
 	nodeName, err := os.Hostname()
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
-	}
-	if err := ca.EnsureClientCert(dir, nodeCertName, "system:node:"+strings.ToLower(nodeName), []string{"system:nodes"}); err != nil {
-		return nil, err
 	}
 	if err := ca.EnsureClientCert(dir, kubeletClientCertName, nodeapi.APIServerUser, []string{"system:masters"}); err != nil {
 		return nil, err
@@ -124,10 +116,7 @@ func prepareCredentials(cfg Config, advertise net.IP) (*credentials, error) {
 			NextProtos:   []string{"h2", "http/1.1"},
 		},
 		loopbackURL:       url,
-		loopbackCert:      pki.CertFile(dir, loopbackCertName),
-		loopbackKey:       pki.KeyFile(dir, loopbackCertName),
-		nodeCert:          pki.CertFile(dir, nodeCertName),
-		nodeKey:           pki.KeyFile(dir, nodeCertName),
+		nodeUser:          &apiserver.User{Name: "system:node:" + strings.ToLower(nodeName), Groups: []string{"system:nodes"}},
 		kubeletClientCert: pki.CertFile(dir, kubeletClientCertName),
 		kubeletClientKey:  pki.KeyFile(dir, kubeletClientCertName),
 		caFile:            filepath.Join(dir, pki.CACertFileName),
@@ -136,10 +125,16 @@ func prepareCredentials(cfg Config, advertise net.IP) (*credentials, error) {
 	}, nil
 }
 
-// authenticator accepts the cluster's client certificates and the join
-// token (as a node bootstrapper).
+// loopbackUser is the in-process controllers', scheduler's, cluster
+// DNS's and ingress controller's user.
+var loopbackUser = &apiserver.User{Name: "system:navarch-controller-manager", Groups: []string{"system:masters"}}
+
+// authenticator accepts the in-process clients (by their Transport, never
+// by anything a request carries), the cluster's client certificates and
+// the join token (as a node bootstrapper).
 func (c *credentials) authenticator() apiserver.Authenticator {
 	return apiserver.UnionAuthenticator{
+		inprocess.Authenticator{},
 		apiserver.CertAuthenticator{},
 		apiserver.TokenAuthenticator{Tokens: map[string]*apiserver.User{
 			c.token: {Name: "system:node-bootstrap", Groups: []string{"system:bootstrappers", "system:nodes"}},

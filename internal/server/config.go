@@ -77,21 +77,6 @@ func (c Config) kubeconfigPath() string { return filepath.Join(c.DataDir, "kubec
 func (c Config) tokenPath() string      { return filepath.Join(c.DataDir, "token") }
 func (c Config) agentDir() string       { return filepath.Join(c.DataDir, "agent") }
 
-// maxSocketPath is the longest path a Unix socket may have (sun_path
-// holds 108 bytes with its terminating NUL).
-const maxSocketPath = 107
-
-// loopbackSocketPath is where the API server listens for the clients
-// inside the process, or "" when the data dir's path is too long for a
-// socket (they use TCP then).
-func (c Config) loopbackSocketPath() string {
-	p, err := filepath.Abs(filepath.Join(c.DataDir, "apiserver.sock"))
-	if err != nil || len(p) > maxSocketPath {
-		return ""
-	}
-	return p
-}
-
 // KubeconfigPath is where the admin kubeconfig of a data dir is written.
 func KubeconfigPath(dataDir string) string { return Config{DataDir: dataDir}.kubeconfigPath() }
 

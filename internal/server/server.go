@@ -19,6 +19,7 @@ import (
 
 	"github.com/navarch/navarch/internal/agent"
 	"github.com/navarch/navarch/internal/apiserver"
+	"github.com/navarch/navarch/internal/apiserver/inprocess"
 	"github.com/navarch/navarch/internal/apiserver/openapi"
 	"github.com/navarch/navarch/internal/controllermanager"
 	"github.com/navarch/navarch/internal/dns"
@@ -104,7 +105,6 @@ func (s *Server) Run(ctx context.Context) error {
 		runnables = append(runnables, newMemoryTuner(cfg.MemoryLimit))
 	}
 
-	socket := cfg.loopbackSocketPath()
 	kinds := builtin.Kinds()
 	api, err := apiserver.New(apiserver.Config{
 		Storage:                 store,
@@ -119,7 +119,6 @@ func (s *Server) Run(ctx context.Context) error {
 		Profiling:               cfg.Profiling,
 		WatchCache:              !cfg.NoWatchCache,
 		Listener:                ln,
-		LoopbackSocket:          socket,
 		TLS:                     creds.serverTLS,
 		KubeletClientCertFile:   creds.kubeletClientCert,
 		KubeletClientKeyFile:    creds.kubeletClientKey,
@@ -131,9 +130,13 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("server: repairing service allocations: %w", err)
 	}
 
+	// The in-process clients call the API server's handler directly
+	// (package apiserver/inprocess): the same requests and bodies as over
+	// HTTPS, without TLS, HTTP framing or a socket. The URL only names
+	// the server in the requests (their Host).
 	loopback := &rest.Config{
-		Host:            creds.loopbackURL,
-		TLSClientConfig: rest.TLSClientConfig{CAData: creds.ca.CertPEM(), CertFile: creds.loopbackCert, KeyFile: creds.loopbackKey},
+		Host:      creds.loopbackURL,
+		Transport: &inprocess.Transport{Handler: api.Handler(), User: loopbackUser, LongRunning: apiserver.LongRunning},
 		// The controllers and the scheduler share this client's rate
 		// limit: a thousand pods a second is a thousand creates, binds,
 		// Scheduled events and status reads through it.
@@ -147,14 +150,6 @@ func (s *Server) Run(ctx context.Context) error {
 			ContentType:        runtime.ContentTypeProtobuf,
 			AcceptContentTypes: runtime.ContentTypeProtobuf + "," + runtime.ContentTypeJSON,
 		},
-	}
-	if socket != "" {
-		// Same URL, certificates and API; the bytes go through the
-		// API server's Unix socket instead of the TCP stack.
-		loopback.Dial = func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", socket)
-		}
 	}
 	client, err := kubernetes.NewForConfig(loopback)
 	if err != nil {
@@ -170,8 +165,10 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	manager := controllermanager.New(controllermanager.Clients{Kube: client, Dynamic: dyn, Metadata: md}, cfg.Controllers)
 	if cfg.Agent {
+		// The local agent is the node's own user, as its client
+		// certificate would make it.
 		nodeConfig := rest.CopyConfig(loopback)
-		nodeConfig.TLSClientConfig.CertFile, nodeConfig.TLSClientConfig.KeyFile = creds.nodeCert, creds.nodeKey
+		nodeConfig.Transport = &inprocess.Transport{Handler: api.Handler(), User: creds.nodeUser, LongRunning: apiserver.LongRunning}
 		nodeConfig.UserAgent = "navarch-agent"
 		nodeClient, err := kubernetes.NewForConfig(nodeConfig)
 		if err != nil {
@@ -243,7 +240,7 @@ func (s *Server) Run(ctx context.Context) error {
 	runnables = append(runnables,
 		api,
 		RunnableFunc(func(ctx context.Context) error {
-			if err := waitServing(ctx, client); err != nil {
+			if err := waitServing(ctx, api, client); err != nil {
 				return err
 			}
 			if err := bootstrap(ctx, client, cfg, advertise, creds.ca.CertPEM()); err != nil {
@@ -269,11 +266,15 @@ func (s *Server) Run(ctx context.Context) error {
 	return runAll(ctx, runnables)
 }
 
-// waitServing waits until the API server answers on the loopback address.
-func waitServing(ctx context.Context, client kubernetes.Interface) error {
+// waitServing waits until the API server serves (its watch caches run
+// and it listens) and answers the in-process clients. Those reach its
+// handler whether it serves or not: this keeps them from starting first.
+func waitServing(ctx context.Context, api *apiserver.Server, client kubernetes.Interface) error {
 	for {
-		if _, err := client.Discovery().RESTClient().Get().AbsPath("/healthz").DoRaw(ctx); err == nil {
-			return nil
+		if api.Addr() != "" {
+			if _, err := client.Discovery().RESTClient().Get().AbsPath("/healthz").DoRaw(ctx); err == nil {
+				return nil
+			}
 		}
 		select {
 		case <-ctx.Done():

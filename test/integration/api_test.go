@@ -239,6 +239,25 @@ func TestUnauthenticatedIsRejected(t *testing.T) {
 			t.Errorf("GET %s without credentials: %d, want %d", path, resp.StatusCode, want)
 		}
 	}
+	// Nothing a request carries claims the in-process clients' user
+	// (apiserver/inprocess): those are recognized by their transport only.
+	for _, h := range []http.Header{
+		{"User-Agent": {"navarch-server"}},
+		{"X-Remote-User": {"system:navarch-controller-manager"}, "X-Remote-Group": {"system:masters"}},
+		{"Impersonate-User": {"system:navarch-controller-manager"}},
+		{"Authorization": {"Bearer system:navarch-controller-manager"}},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, base+"/api/v1/pods", nil)
+		req.Header = h
+		resp, err := insecure.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("GET /api/v1/pods with %v: %d, want 401", h, resp.StatusCode)
+		}
+	}
 	if _, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/api", c.Port)); err == nil {
 		// A plain HTTP request to a TLS port gets a 400 from Go's TLS
 		// server, never an API answer.
