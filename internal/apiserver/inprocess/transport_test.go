@@ -362,8 +362,9 @@ func TestBackpressure(t *testing.T) {
 
 func TestCancellation(t *testing.T) {
 	t.Run("before the response", func(t *testing.T) {
-		handlerCtxDone := make(chan struct{})
+		handlerStarted, handlerCtxDone := make(chan struct{}), make(chan struct{})
 		h := http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+			close(handlerStarted)
 			<-r.Context().Done()
 			close(handlerCtxDone)
 		})
@@ -375,7 +376,13 @@ func TestCancellation(t *testing.T) {
 			_, err := client(h).Do(req)
 			errc <- err
 		}()
-		time.Sleep(10 * time.Millisecond)
+		// Cancel once the handler runs: before it, RoundTrip would not
+		// start it at all.
+		select {
+		case <-handlerStarted:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the handler did not start")
+		}
 		cancel()
 		select {
 		case err := <-errc:
