@@ -6,6 +6,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -138,11 +139,77 @@ func TestGuaranteedUpdateCachedStaleGuess(t *testing.T) {
 
 func TestWithoutResourceVersion(t *testing.T) {
 	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web", ResourceVersion: "5", Labels: map[string]string{"a": "b"}}}
-	got := withoutResourceVersion(p).(*corev1.Pod)
+	stored, release := withoutResourceVersion(p)
+	got := stored.(*corev1.Pod)
 	if got == p || got.ResourceVersion != "" || got.Labels["a"] != "b" || got.Name != "web" {
 		t.Errorf("copy = %p %+v, want a new object without resourceVersion", got, got.ObjectMeta)
 	}
 	if p.ResourceVersion != "5" {
 		t.Errorf("original resourceVersion = %q, want it unchanged", p.ResourceVersion)
+	}
+	release()
+	// The recycled copy holds on to nothing, and the original is intact.
+	if got.Name != "" || got.Labels != nil {
+		t.Errorf("released copy = %+v, want it zeroed", got.ObjectMeta)
+	}
+	if p.Name != "web" || p.Labels["a"] != "b" || p.ResourceVersion != "5" {
+		t.Errorf("original = %+v, want it unchanged", p.ObjectMeta)
+	}
+	// An object without an ObjectMeta field is deep-copied.
+	u := &unstructured.Unstructured{}
+	u.SetName("web")
+	u.SetResourceVersion("9")
+	storedU, release := withoutResourceVersion(u)
+	if storedU == u || storedU.(*unstructured.Unstructured).GetResourceVersion() != "" || u.GetResourceVersion() != "9" {
+		t.Errorf("unstructured copy = %v, original %v", storedU, u)
+	}
+	release()
+}
+
+// TestGuaranteedUpdateCachedCurrentGuess checks the no-op test against a
+// current cached object, which is measured before it is encoded: an
+// update that changes nothing writes nothing, and changes that keep the
+// encoding's length (or change it) are written.
+func TestGuaranteedUpdateCachedCurrentGuess(t *testing.T) {
+	s := newTestStore(startEtcd(t, "").Client())
+	const key = "/registry/pods/ns/web"
+	cached := &corev1.Pod{}
+	if err := s.Create(t.Context(), key, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "web",
+		Labels: map[string]string{"app": "v1"}}}, cached); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name      string
+		label     string
+		wantWrite bool
+	}{
+		{"the same label writes nothing", "v1", false},
+		{"a label of the same length is written", "v2", true},
+		{"a longer label is written", "v10", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := &corev1.Pod{}
+			err := s.GuaranteedUpdateCached(t.Context(), key, out, false, nil, func(cur runtime.Object) (runtime.Object, error) {
+				cur.(*corev1.Pod).Labels["app"] = tc.label
+				return cur, nil
+			}, cached)
+			if err != nil {
+				t.Fatalf("GuaranteedUpdateCached: %v", err)
+			}
+			if wrote := out.ResourceVersion != cached.ResourceVersion; wrote != tc.wantWrite {
+				t.Errorf("resourceVersion %s -> %s: wrote %v, want %v", cached.ResourceVersion, out.ResourceVersion, wrote, tc.wantWrite)
+			}
+			read := &corev1.Pod{}
+			if err := s.Get(t.Context(), key, storage.GetOptions{}, read); err != nil {
+				t.Fatal(err)
+			}
+			if read.Labels["app"] != tc.label || read.ResourceVersion != out.ResourceVersion {
+				t.Errorf("stored label %q at %s, want %q at %s", read.Labels["app"], read.ResourceVersion, tc.label, out.ResourceVersion)
+			}
+			if cached.Labels["app"] != "v1" && tc.name == "the same label writes nothing" {
+				t.Errorf("the cached object was modified")
+			}
+			cached = out
+		})
 	}
 }

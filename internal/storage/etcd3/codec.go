@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -70,28 +71,62 @@ func (c *Codec) Encode(obj runtime.Object, w io.Writer) error {
 
 // Marshal returns obj's encoding in a new slice.
 func (c *Codec) Marshal(obj runtime.Object) ([]byte, error) {
+	return c.AppendMarshal(nil, obj)
+}
+
+// AppendMarshal appends obj's encoding to dst and returns the extended
+// slice, growing it only when dst lacks the room: with a reused buffer an
+// encoding allocates nothing.
+func (c *Codec) AppendMarshal(dst []byte, obj runtime.Object) ([]byte, error) {
+	envelope, body, size, err := c.envelopeOf(obj)
+	if err != nil {
+		return dst, err
+	}
+	n := encodedLen(&envelope, size)
+	start := len(dst)
+	dst = slices.Grow(dst, n)[:start+n]
+	buf := dst[start:]
+	copy(buf, protobufPrefix)
+	written, err := envelope.NestedMarshalTo(buf[len(protobufPrefix):], body, size)
+	if err != nil {
+		return dst[:start], fmt.Errorf("etcd3: encode %v: %w", schema.FromAPIVersionAndKind(envelope.APIVersion, envelope.Kind), err)
+	}
+	return dst[:start+len(protobufPrefix)+written], nil
+}
+
+// EncodedLen returns the length of obj's encoding without encoding it
+// (protobuf sizes are computed by walking the object, allocating nothing).
+func (c *Codec) EncodedLen(obj runtime.Object) (int, error) {
+	envelope, _, size, err := c.envelopeOf(obj)
+	if err != nil {
+		return 0, err
+	}
+	return encodedLen(&envelope, size), nil
+}
+
+// envelopeOf returns the envelope obj is stored in (without the body),
+// obj's protobuf marshaller and the size of its encoding.
+func (c *Codec) envelopeOf(obj runtime.Object) (runtime.Unknown, runtime.ProtobufMarshaller, uint64, error) {
 	gvk, err := c.kindOf(obj)
 	if err != nil {
-		return nil, err
+		return runtime.Unknown{}, nil, 0, err
 	}
 	body, ok := obj.(runtime.ProtobufMarshaller)
 	if !ok {
-		return nil, fmt.Errorf("etcd3: %T has no protobuf encoding", obj)
+		return runtime.Unknown{}, nil, 0, fmt.Errorf("etcd3: %T has no protobuf encoding", obj)
 	}
 	envelope := runtime.Unknown{TypeMeta: runtime.TypeMeta{
 		APIVersion: gvk.GroupVersion().String(),
 		Kind:       gvk.Kind,
 	}}
-	size := uint64(body.Size())
-	// The envelope plus one tag byte and at most ten varint bytes for the
-	// length of the nested body.
-	buf := make([]byte, len(protobufPrefix)+envelope.Size()+1+protowire.SizeVarint(size)+int(size))
-	copy(buf, protobufPrefix)
-	n, err := envelope.NestedMarshalTo(buf[len(protobufPrefix):], body, size)
-	if err != nil {
-		return nil, fmt.Errorf("etcd3: encode %v: %w", gvk, err)
-	}
-	return buf[:len(protobufPrefix)+n], nil
+	return envelope, body, uint64(body.Size()), nil
+}
+
+// encodedLen is the length of the prefix plus the envelope with a nested
+// body of size bytes: the envelope's own fields, one tag byte and the
+// varint length of the body, the body.
+func encodedLen(envelope *runtime.Unknown, size uint64) int {
+	return len(protobufPrefix) + envelope.Size() + 1 + protowire.SizeVarint(size) + int(size)
 }
 
 // kindOf picks the kind obj is stored as: the one its TypeMeta names if the

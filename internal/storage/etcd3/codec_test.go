@@ -71,6 +71,15 @@ func testRoundTrips(t *testing.T, scheme *runtime.Scheme, minKinds int) {
 				if err != nil {
 					t.Fatalf("Marshal: %v", err)
 				}
+				// EncodedLen measures exactly what Marshal writes, and
+				// AppendMarshal appends the same bytes to what dst holds.
+				if n, err := codec.EncodedLen(obj); err != nil || n != len(data) {
+					t.Fatalf("EncodedLen = %d, %v; Marshal wrote %d bytes", n, err, len(data))
+				}
+				appended, err := codec.AppendMarshal([]byte("head"), obj)
+				if err != nil || string(appended[:4]) != "head" || !bytes.Equal(appended[4:], data) {
+					t.Fatalf("AppendMarshal = %q, %v; want \"head\" then Marshal's %q", appended, err, data)
+				}
 				obj.GetObjectKind().SetGroupVersionKind(gvk) // what decoding sets
 
 				typed := reflect.New(reflect.TypeOf(obj).Elem()).Interface().(runtime.Object)

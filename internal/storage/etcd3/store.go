@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -87,7 +88,9 @@ func New(cfg Config) *Store {
 
 // Create implements storage.Interface.
 func (s *Store) Create(ctx context.Context, key string, obj, out runtime.Object) error {
-	data, err := s.encode(key, obj)
+	buf := encodeBuffers.Get().(*[]byte)
+	data, err := s.encodeAppend(key, obj, (*buf)[:0])
+	defer func() { putEncodeBuffer(buf, data) }()
 	if err != nil {
 		return err
 	}
@@ -169,7 +172,9 @@ var _ storage.CachedUpdater = (*Store)(nil)
 // GuaranteedUpdate.
 func (s *Store) GuaranteedUpdateCached(ctx context.Context, key string, out runtime.Object, ignoreNotFound bool,
 	preconditions *storage.Preconditions, tryUpdate storage.UpdateFunc, cached runtime.Object) error {
-	current, fromCache := s.cachedValue(key, cached)
+	// From the cache, current.data stays nil: the cached object is encoded
+	// only when the no-op check below needs its bytes.
+	current, fromCache := cachedRevision(cached)
 	if !fromCache {
 		var err error
 		if current, err = s.read(ctx, key); err != nil {
@@ -184,24 +189,27 @@ func (s *Store) GuaranteedUpdateCached(ctx context.Context, key string, out runt
 		fromCache, cached = false, nil
 		return err
 	}
+	buf := encodeBuffers.Get().(*[]byte)
+	var data []byte
+	defer func() { putEncodeBuffer(buf, data) }()
 	for {
 		if current.rev == 0 && !ignoreNotFound {
 			return storage.NewError(storage.ErrCodeKeyNotFound, key, 0, "")
 		}
 		// tryUpdate owns what it receives, so every round gets a new copy.
-		obj, err := newObjectLike(key, out)
-		if err != nil {
-			return err
-		}
+		var obj runtime.Object
+		var err error
 		switch {
 		case fromCache:
-			if err := copyInto(key, cached, obj); err != nil {
-				return err
+			obj, err = copyOf(key, cached, out)
+		default:
+			obj, err = newObjectLike(key, out)
+			if err == nil && current.rev != 0 {
+				err = s.decode(key, current.data, current.rev, obj)
 			}
-		case current.rev != 0:
-			if err := s.decode(key, current.data, current.rev, obj); err != nil {
-				return err
-			}
+		}
+		if err != nil {
+			return err
 		}
 		if err := checkPreconditions(key, preconditions, obj); err != nil {
 			if fromCache {
@@ -222,11 +230,11 @@ func (s *Store) GuaranteedUpdateCached(ctx context.Context, key string, out runt
 			}
 			return err
 		}
-		data, err := s.encode(key, updated)
-		if err != nil {
+		if data, err = s.encodeAppend(key, updated, (*buf)[:0]); err != nil {
 			return err
 		}
-		if current.rev != 0 && bytes.Equal(data, current.data) {
+		*buf = data
+		if current.rev != 0 && s.unchanged(key, current, cached, data) {
 			if fromCache {
 				// Nothing to write, if the guess is current: make sure.
 				if err := refresh(); err != nil {
@@ -254,9 +262,9 @@ func (s *Store) GuaranteedUpdateCached(ctx context.Context, key string, out runt
 	}
 }
 
-// cachedValue returns the stored form of a cached object and true, or
-// false when there is none to start from.
-func (s *Store) cachedValue(key string, cached runtime.Object) (storedValue, bool) {
+// cachedRevision returns the revision of a cached object (with no data)
+// and true, or false when there is none to start from.
+func cachedRevision(cached runtime.Object) (storedValue, bool) {
 	if cached == nil {
 		return storedValue{}, false
 	}
@@ -268,23 +276,36 @@ func (s *Store) cachedValue(key string, cached runtime.Object) (storedValue, boo
 	if err != nil || rev <= 0 {
 		return storedValue{}, false
 	}
-	data, err := s.encode(key, cached)
-	if err != nil {
-		return storedValue{}, false
-	}
-	return storedValue{data: data, rev: rev}, true
+	return storedValue{rev: rev}, true
 }
 
-// copyInto sets into, a pointer to a zero object, to a deep copy of from
-// (of the same type).
-func copyInto(key string, from, into runtime.Object) error {
-	src := reflect.ValueOf(from.DeepCopyObject())
-	dst := reflect.ValueOf(into)
-	if src.Type() != dst.Type() {
-		return storage.NewError(storage.ErrCodeInvalidObj, key, 0, fmt.Sprintf("cached %T does not fit %T", from, into))
+// unchanged reports whether data, an update's encoding, is what the key
+// holds: current.data when it was read, else the encoding of the cached
+// object current was taken from. Most updates change the length of the
+// encoding, so the cached object is measured first (a walk that allocates
+// nothing) and encoded only when the lengths agree.
+func (s *Store) unchanged(key string, current storedValue, cached runtime.Object, data []byte) bool {
+	if current.data != nil || cached == nil {
+		return bytes.Equal(data, current.data)
 	}
-	dst.Elem().Set(src.Elem())
-	return nil
+	if s.direct != nil {
+		stored, release := withoutResourceVersion(cached)
+		n, err := s.direct.EncodedLen(stored)
+		release()
+		if err != nil || n != len(data) {
+			return false
+		}
+	}
+	was, err := s.encode(key, cached)
+	return err == nil && bytes.Equal(data, was)
+}
+
+// copyOf returns a deep copy of cached, which must have out's type.
+func copyOf(key string, cached, out runtime.Object) (runtime.Object, error) {
+	if reflect.TypeOf(cached) != reflect.TypeOf(out) {
+		return nil, storage.NewError(storage.ErrCodeInvalidObj, key, 0, fmt.Sprintf("cached %T does not fit %T", cached, out))
+	}
+	return cached.DeepCopyObject(), nil
 }
 
 // Delete implements storage.Interface.
@@ -366,20 +387,33 @@ func (s *Store) waitForRevision(ctx context.Context, key string, rev int64) (int
 	}
 }
 
-// encode returns obj's stored form, which has no resourceVersion. obj is
-// not modified: it may be shared with the caller.
+// encode returns obj's stored form, which has no resourceVersion, in a
+// new slice. obj is not modified: it may be shared with the caller.
 func (s *Store) encode(key string, obj runtime.Object) ([]byte, error) {
+	return s.encodeAppend(key, obj, nil)
+}
+
+// encodeAppend is encode appending to dst (a recycled buffer).
+func (s *Store) encodeAppend(key string, obj runtime.Object, dst []byte) ([]byte, error) {
 	accessor, err := meta.Accessor(obj)
 	if err != nil {
 		return nil, storage.NewError(storage.ErrCodeInvalidObj, key, 0, err.Error())
 	}
-	if accessor.GetResourceVersion() != "" {
-		obj = withoutResourceVersion(obj)
-	}
 	var data []byte
 	if s.direct != nil {
-		data, err = s.direct.Marshal(obj)
+		if accessor.GetResourceVersion() != "" {
+			stored, release := withoutResourceVersion(obj)
+			defer release()
+			obj = stored
+		}
+		data, err = s.direct.AppendMarshal(dst, obj)
 	} else {
+		if accessor.GetResourceVersion() != "" {
+			obj = obj.DeepCopyObject()
+			if accessor, err := meta.Accessor(obj); err == nil {
+				accessor.SetResourceVersion("")
+			}
+		}
 		data, err = runtime.Encode(s.codec, obj)
 	}
 	if err != nil {
@@ -388,25 +422,70 @@ func (s *Store) encode(key string, obj runtime.Object) ([]byte, error) {
 	return data, nil
 }
 
-// withoutResourceVersion returns a copy of obj without a resourceVersion
-// for encoding. The copy is shallow where it can be (a typed object holds
-// its metadata by value, so only the top-level struct is copied and the
-// rest is shared, read-only); other objects are deep-copied.
-func withoutResourceVersion(obj runtime.Object) runtime.Object {
+// encodeBuffers recycles the buffers creates and updates encode into
+// (*[]byte). An encoding is needed only while the write lasts: etcd's
+// client copies the value into its request (clientv3.OpPut converts it to
+// a []byte of its own) and a result decoded from it copies what it keeps.
+var encodeBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledEncoding bounds the buffers kept in encodeBuffers: one that grew
+// for a large object is left to the garbage collector.
+const maxPooledEncoding = 64 << 10
+
+// putEncodeBuffer returns buf to encodeBuffers with data, the last
+// encoding made in it (which may have grown it), as its backing array.
+func putEncodeBuffer(buf *[]byte, data []byte) {
+	if cap(data) > cap(*buf) {
+		*buf = data
+	}
+	if cap(*buf) > maxPooledEncoding {
+		return
+	}
+	*buf = (*buf)[:0]
+	encodeBuffers.Put(buf)
+}
+
+// withoutResourceVersion returns a shallow copy of obj, a typed object
+// whose ObjectMeta is a field of its struct, without a resourceVersion,
+// for encoding; release gives the copy back once the encoding is done.
+// Only the top-level struct is copied (the rest is shared, read-only), and
+// the structs are recycled per type: a Pod's is over a kilobyte, and every
+// update encodes one. Other objects are deep-copied (release is a no-op).
+func withoutResourceVersion(obj runtime.Object) (stored runtime.Object, release func()) {
 	v := reflect.ValueOf(obj)
 	if v.Kind() == reflect.Pointer && !v.IsNil() && v.Elem().Kind() == reflect.Struct {
-		if f := v.Elem().FieldByName("ObjectMeta"); f.IsValid() && f.Type() == reflect.TypeOf(metav1.ObjectMeta{}) {
-			shallow := reflect.New(v.Elem().Type())
-			shallow.Elem().Set(v.Elem())
-			shallow.Elem().FieldByName("ObjectMeta").FieldByName("ResourceVersion").SetString("")
-			return shallow.Interface().(runtime.Object)
+		if f := v.Elem().FieldByName("ObjectMeta"); f.IsValid() && f.Type() == objectMetaType {
+			pool := scratchPool(v.Elem().Type())
+			scratch := pool.Get()
+			shallow := reflect.ValueOf(scratch).Elem()
+			shallow.Set(v.Elem())
+			shallow.FieldByName("ObjectMeta").FieldByName("ResourceVersion").SetString("")
+			return scratch.(runtime.Object), func() {
+				// Zeroed, so that the pool holds on to nothing the copy shared.
+				shallow.SetZero()
+				pool.Put(scratch)
+			}
 		}
 	}
 	obj = obj.DeepCopyObject()
 	if accessor, err := meta.Accessor(obj); err == nil {
 		accessor.SetResourceVersion("")
 	}
-	return obj
+	return obj, func() {}
+}
+
+var objectMetaType = reflect.TypeFor[metav1.ObjectMeta]()
+
+// scratchCopies holds a *sync.Pool of pointers to zeroed structs per struct
+// type, for withoutResourceVersion.
+var scratchCopies sync.Map
+
+func scratchPool(t reflect.Type) *sync.Pool {
+	if p, ok := scratchCopies.Load(t); ok {
+		return p.(*sync.Pool)
+	}
+	p, _ := scratchCopies.LoadOrStore(t, &sync.Pool{New: func() any { return reflect.New(t).Interface() }})
+	return p.(*sync.Pool)
 }
 
 // result fills out with the object written as data at revision rev: a
