@@ -328,8 +328,27 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, res *resource, i
 			return
 		}
 	}
+	// The update rules change what newObject returns, so each attempt
+	// needs the body afresh: the first takes the decoded object itself, a
+	// retry after a lost race (rare) decodes the body again (its warnings
+	// were already given).
+	decoded := obj
 	out, err := s.updateObject(writeContext(r), res, info.Namespace, info.Name, target, isDryRun, func(runtime.Object) (runtime.Object, error) {
-		return obj.DeepCopyObject(), nil
+		if decoded != nil {
+			fresh := decoded
+			decoded = nil
+			return fresh, nil
+		}
+		again, err := decodeBody(discardHeaders{}, r, res, body, res.kind.GroupVersionKind(), res.kind.New())
+		if err != nil {
+			return nil, err
+		}
+		if res.kind.Namespaced {
+			if m, err := meta.Accessor(again); err == nil && m.GetNamespace() == "" {
+				m.SetNamespace(info.Namespace)
+			}
+		}
+		return again, nil
 	})
 	if err != nil {
 		writeError(w, r, err)
@@ -337,6 +356,14 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, res *resource, i
 	}
 	s.respond(w, r, res, http.StatusOK, out)
 }
+
+// discardHeaders is a ResponseWriter whose headers go nowhere, for a
+// decode whose warnings were given already.
+type discardHeaders struct{}
+
+func (discardHeaders) Header() http.Header         { return http.Header{} }
+func (discardHeaders) Write(b []byte) (int, error) { return len(b), nil }
+func (discardHeaders) WriteHeader(int)             {}
 
 // newObjectFunc computes the client's new version of an object from the
 // stored one: the request body for PUT, the patched object for PATCH. It
