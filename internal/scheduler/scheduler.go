@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
@@ -62,9 +63,24 @@ type Scheduler struct {
 	// nextStart is the node index the next decision starts filtering at;
 	// used by the decision loop only.
 	nextStart int
-	// binds holds a token per binding in flight.
-	binds  chan struct{}
-	bindWG sync.WaitGroup
+	// bindJobs hands assumed pods to the bind workers, which take them
+	// one at a time; made on first use, closed and cleared when Start
+	// ends. Used by the decision loop only, as is bindWorkers, the number
+	// of workers started on it.
+	bindJobs    chan bindJob
+	bindWorkers int
+	// workerWG counts the bind workers running; bindWG the bindings in
+	// flight (tests wait for a binding with it).
+	workerWG sync.WaitGroup
+	bindWG   sync.WaitGroup
+	// liveWorkers is workerWG's count, for tests.
+	liveWorkers atomic.Int32
+}
+
+// bindJob is an assumed pod to bind.
+type bindJob struct {
+	p       *queuedPod
+	assumed *corev1.Pod
 }
 
 // New returns a scheduler fed by informers from factory: pods, nodes,
@@ -92,7 +108,6 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory) *
 			pods.Informer().HasSynced, nodes.Informer().HasSynced, claims.Informer().HasSynced,
 			volumes.Informer().HasSynced, classes.Informer().HasSynced, namespaces.Informer().HasSynced,
 		},
-		binds: make(chan struct{}, maxBindsInFlight),
 	}
 	_, _ = pods.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: s.addPod, UpdateFunc: s.updatePod, DeleteFunc: s.deletePod,
@@ -149,7 +164,7 @@ func (s *Scheduler) Start(ctx context.Context) error {
 		}
 		s.scheduleOne(ctx, p, cycle)
 	}
-	s.bindWG.Wait()
+	s.stopBindWorkers()
 	<-queueDone
 	return nil
 }
@@ -191,20 +206,74 @@ func (s *Scheduler) scheduleOne(ctx context.Context, p *queuedPod, cycle int64) 
 		s.queue.Done(p)
 		return
 	}
-	select {
-	case s.binds <- struct{}{}:
-	case <-ctx.Done():
+	if !s.startBind(ctx, bindJob{p: p, assumed: assumed}) {
 		// Stopping: a later Start tries the pod again.
 		s.cache.ForgetPod(assumed)
 		s.queue.Requeue(p)
-		return
+	}
+}
+
+// startBind hands a binding to an idle bind worker, starting a worker when
+// none is idle and fewer than maxBindsInFlight run, else waiting for one to
+// finish. It reports false when ctx ended first. Called by the decision
+// loop only.
+//
+// Workers outlive their bindings rather than a goroutine per binding: the
+// request handler runs on the caller's goroutine (in-process client), and
+// its deep stack would otherwise be grown afresh for every pod.
+func (s *Scheduler) startBind(ctx context.Context, job bindJob) bool {
+	if s.bindJobs == nil {
+		s.bindJobs = make(chan bindJob)
 	}
 	s.bindWG.Add(1)
-	go func() {
-		defer s.bindWG.Done()
-		defer func() { <-s.binds }()
-		s.bind(ctx, p, assumed)
-	}()
+	select {
+	case s.bindJobs <- job:
+		return true
+	default:
+	}
+	if s.bindWorkers < maxBindsInFlight {
+		s.bindWorkers++
+		s.workerWG.Add(1)
+		s.liveWorkers.Add(1)
+		go s.bindWorker(ctx, s.bindJobs)
+	}
+	select {
+	case s.bindJobs <- job:
+		return true
+	case <-ctx.Done():
+		s.bindWG.Done()
+		return false
+	}
+}
+
+// bindWorker binds the pods it receives until jobs is closed or ctx ends.
+func (s *Scheduler) bindWorker(ctx context.Context, jobs <-chan bindJob) {
+	defer s.workerWG.Done()
+	defer s.liveWorkers.Add(-1)
+	defer utilruntime.HandleCrashWithContext(ctx)
+	for {
+		select {
+		case job, ok := <-jobs:
+			if !ok {
+				return
+			}
+			s.bind(ctx, job.p, job.assumed)
+			s.bindWG.Done()
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// stopBindWorkers ends the bind workers once their bindings are done, so
+// that a later Start starts afresh. Called by the decision loop's
+// goroutine after its last startBind.
+func (s *Scheduler) stopBindWorkers() {
+	if s.bindJobs != nil {
+		close(s.bindJobs)
+	}
+	s.workerWG.Wait()
+	s.bindJobs, s.bindWorkers = nil, 0
 }
 
 // bind writes the binding of an assumed pod.
