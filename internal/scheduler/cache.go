@@ -156,13 +156,24 @@ func (c *Cache) IsAssumed(pod *corev1.Pod) bool {
 // Snapshot returns the nodes as they are now. It costs one copy of a
 // slice of pointers unless nodes came or went.
 func (c *Cache) Snapshot() *Snapshot {
+	s := &Snapshot{}
+	c.SnapshotInto(s)
+	return s
+}
+
+// SnapshotInto sets s to the nodes as they are now, reusing the room s
+// has: a caller that takes a snapshot per decision and drops it before the
+// next (the decision loop) allocates nothing once it has room for every
+// node.
+func (c *Cache) SnapshotInto(s *Snapshot) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.list == nil {
 		c.rebuildListLocked()
 	}
-	return &Snapshot{nodes: append([]*NodeInfo(nil), c.list...),
-		affinityPods: c.affinityPods, antiAffinityPods: c.antiAffinityPods}
+	clear(s.nodes) // what no longer fits holds no NodeInfo alive
+	s.nodes = append(s.nodes[:0], c.list...)
+	s.affinityPods, s.antiAffinityPods = c.affinityPods, c.antiAffinityPods
 }
 
 func (c *Cache) rebuildListLocked() {

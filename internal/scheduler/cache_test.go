@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -190,4 +191,37 @@ func TestCacheCountsAffinityPods(t *testing.T) {
 	if r := DefaultProfile().Schedule(makePod("web", podLabels("app", "web")), state, 0); r.Node != "a" {
 		t.Errorf("web pod after the loner left: got %s (%v), want a", r.Node, r.Err)
 	}
+}
+
+// TestSnapshotIntoReuses checks that a reused snapshot shows the nodes of
+// the moment, in the room it had, and keeps no node that left.
+func TestSnapshotIntoReuses(t *testing.T) {
+	c := NewCache()
+	c.SetNode(makeNode("a"))
+	c.SetNode(makeNode("b"))
+	var s Snapshot
+	c.SnapshotInto(&s)
+	if got := nodeNames(s.Nodes()); got != "a,b" {
+		t.Fatalf("first snapshot: %s, want a,b", got)
+	}
+	room := &s.nodes[:cap(s.nodes)][0]
+	c.RemoveNode("b")
+	c.SnapshotInto(&s)
+	if got := nodeNames(s.Nodes()); got != "a" {
+		t.Errorf("after b left: %s, want a", got)
+	}
+	if &s.nodes[:cap(s.nodes)][0] != room {
+		t.Errorf("the snapshot's room was not reused")
+	}
+	if left := s.nodes[:2][1]; left != nil {
+		t.Errorf("the room past the nodes still holds %s", left.Node().Name)
+	}
+}
+
+func nodeNames(nodes []*NodeInfo) string {
+	var names []string
+	for _, ni := range nodes {
+		names = append(names, ni.Node().Name)
+	}
+	return strings.Join(names, ",")
 }

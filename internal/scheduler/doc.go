@@ -39,7 +39,9 @@
 // FailedScheduling/Scheduled events (component "default-scheduler"), and
 // the volume.kubernetes.io/selected-node annotation on unbound
 // WaitForFirstConsumer claims. A pod with such claims is bound only once
-// the volume controller has bound them.
+// the volume controller has bound them. Bindings run on up to 64
+// long-lived workers while the decision loop goes on; a failed binding
+// forgets the assumed pod and backs it off.
 //
 // Not done: preemption, pod topology spread constraints, the
 // NodeVolumeLimits and VolumeRestrictions (ReadWriteOncePod) filters,

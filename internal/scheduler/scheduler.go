@@ -63,6 +63,9 @@ type Scheduler struct {
 	// nextStart is the node index the next decision starts filtering at;
 	// used by the decision loop only.
 	nextStart int
+	// snapshot is the nodes of the current decision, reused from one to
+	// the next; used by the decision loop only.
+	snapshot Snapshot
 	// bindJobs hands assumed pods to the bind workers, which take them
 	// one at a time; made on first use, closed and cleared when Start
 	// ends. Used by the decision loop only, as is bindWorkers, the number
@@ -180,7 +183,10 @@ func (s *Scheduler) scheduleOne(ctx context.Context, p *queuedPod, cycle int64) 
 		s.queue.Done(p)
 		return
 	}
-	snapshot := s.cache.Snapshot()
+	// Nothing keeps the snapshot past this decision (bindings get the
+	// assumed pod), so the loop reuses one.
+	snapshot := &s.snapshot
+	s.cache.SnapshotInto(snapshot)
 	state := &listerState{Snapshot: snapshot, claims: s.claims, volumes: s.volumes, classes: s.classes, namespaces: s.namespaces}
 	result := s.profile.ScheduleInfo(p.info, state, s.nextStart)
 	if n := len(snapshot.Nodes()); n > 0 {

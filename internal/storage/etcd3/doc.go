@@ -15,6 +15,11 @@
 //   - watch.go: Watch: initial events, selector transitions, bookmarks.
 //   - compact.go: Compactor, the Runnable that trims etcd's history.
 //
+// Writes encode into recycled buffers (etcd's client copies the value it
+// sends) and encode typed objects through recycled shallow copies without
+// their resourceVersion; an update starting from a cached object encodes
+// that object only when the no-op check cannot tell from lengths alone.
+//
 // A Store holds no cache and no goroutine of its own beyond one per watch,
 // so several API servers may share one etcd. Its watches report progress
 // on request (storage.ProgressRequester) and its updates can start from a
