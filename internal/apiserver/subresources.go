@@ -3,6 +3,7 @@ package apiserver
 import (
 	"fmt"
 	"net/http"
+	"sync"
 
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -192,8 +193,12 @@ func (s *Server) bindPod(w http.ResponseWriter, r *http.Request, res *resource, 
 	}
 	// Binding writes spec.nodeName, which no update of the pod may change,
 	// so it goes straight to storage. The answer is a Status: out is
-	// dropped, so the store need not decode it.
-	out := &corev1.Pod{}
+	// dropped, so the store need not decode it, and it is recycled.
+	out := bindResults.Get().(*corev1.Pod)
+	defer func() {
+		*out = corev1.Pod{}
+		bindResults.Put(out)
+	}()
 	err = res.store.GuaranteedUpdate(storage.WithWrittenResult(r.Context()), res.key(info.Namespace, info.Name), out, false, nil, func(current runtime.Object) (runtime.Object, error) {
 		pod := current.(*corev1.Pod)
 		if binding.UID != "" && binding.UID != pod.UID {
@@ -215,6 +220,10 @@ func (s *Server) bindPod(w http.ResponseWriter, r *http.Request, res *resource, 
 	}
 	writeStatus(w, r, &metav1.Status{TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"}, Status: metav1.StatusSuccess, Code: http.StatusCreated})
 }
+
+// bindResults holds the zeroed pods bindPod has the store write its
+// result into (a Pod's struct is over a kilobyte; every pod is bound once).
+var bindResults = sync.Pool{New: func() any { return new(corev1.Pod) }}
 
 // setPodCondition sets or replaces a condition of a pod.
 func setPodCondition(pod *corev1.Pod, c corev1.PodCondition) {

@@ -1,9 +1,11 @@
 package apiserver
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
+	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -70,15 +72,39 @@ func writeTyped(w http.ResponseWriter, info runtime.SerializerInfo, code int, gv
 	if _, isStatus := obj.(*metav1.Status); isStatus {
 		gv = schema.GroupVersion{Version: "v1"}
 	}
-	data, err := runtime.Encode(codecFor(info, gv), obj)
-	if err != nil {
+	buf := responseBuffers.Get().(*responseBuffer)
+	defer buf.release()
+	if err := encodeWith(codecFor(info, gv), obj, &buf.data, &buf.alloc); err != nil {
 		http.Error(w, "apiserver: encoding response: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", info.MediaType)
 	w.Header().Set("Cache-Control", "no-cache, private")
 	w.WriteHeader(code)
-	_, _ = w.Write(data)
+	_, _ = w.Write(buf.data.Bytes())
+}
+
+// responseBuffer is where writeTyped encodes an answer: the bytes, and the
+// allocator the protobuf serializer marshals into before it writes them.
+// Both are reused (a ResponseWriter keeps nothing of what it is given), so
+// that the answer to a create or an update allocates nothing of its own.
+type responseBuffer struct {
+	data  bytes.Buffer
+	alloc runtime.Allocator
+}
+
+var responseBuffers = sync.Pool{New: func() any { return new(responseBuffer) }}
+
+// maxPooledResponse bounds the buffers kept for reuse: one that grew for a
+// large answer (a list) is left to the garbage collector.
+const maxPooledResponse = 64 << 10
+
+func (b *responseBuffer) release() {
+	if b.data.Cap() > maxPooledResponse || cap(b.alloc.Allocate(0)) > maxPooledResponse {
+		return
+	}
+	b.data.Reset()
+	responseBuffers.Put(b)
 }
 
 // transform converts obj into what the Accept header asked for.
