@@ -19,7 +19,8 @@
 //     Config.WatchCache every kind but events is watched through a
 //     storage/cacher (one etcd watch per kind, each change decoded once
 //     and encoded once per format); creates look namespaces up there.
-//   - table.go: server-side printing and PartialObjectMetadata.
+//   - table.go: server-side printing and PartialObjectMetadata; answers
+//     (respond, writeTyped) are encoded into recycled buffers.
 //   - subresources.go: status, scale, binding, eviction, finalize.
 //   - podstreams.go: pods/log, exec, attach and portforward, proxied to
 //     the node agent running the pod (WebSocket exec and port-forward
