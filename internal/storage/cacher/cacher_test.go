@@ -277,11 +277,14 @@ func TestWatchOlderThanHistory(t *testing.T) {
 	for _, name := range []string{"b", "c", "d"} {
 		create(t, c, name)
 	}
-	// The cache applies changes asynchronously: wait until it rolled over.
+	// The cache applies changes asynchronously: wait until it rolled over
+	// past first (historyStart is the newest revision dropped; once it is
+	// first's, c is applied but d may not be, and a watch from first is
+	// still one the history serves).
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		c.mu.Lock()
-		rolled := c.historyStart >= mustRev(t, first)
+		rolled := c.historyStart > mustRev(t, first)
 		c.mu.Unlock()
 		if rolled {
 			break
@@ -423,7 +426,7 @@ func TestConcurrentEncodingsLeaveTheObjectAlone(t *testing.T) {
 func TestShallowCopyRecycles(t *testing.T) {
 	shared := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web", Labels: map[string]string{"app": "web"}}}
 	for range 3 {
-		obj, release := shallowCopy(shared)
+		obj, release := storage.ShallowCopy(shared)
 		copied := obj.(*corev1.Pod)
 		if copied == shared || copied.Name != "web" || copied.Labels["app"] != "web" {
 			t.Fatalf("copy = %p %+v, want a new struct like %p", copied, copied.ObjectMeta, shared)

@@ -3,11 +3,12 @@ package cacher
 import (
 	"bytes"
 	"io"
-	"reflect"
 	"sync"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/navarch/navarch/internal/storage"
 )
 
 // cachingObject wraps an object the cache shares between watchers. The
@@ -60,7 +61,7 @@ func (o *cachingObject) CacheEncode(id runtime.Identifier, encode func(runtime.O
 		// copy of it): give them a struct of their own.
 		buf := scratch.Get().(*bytes.Buffer)
 		buf.Reset()
-		obj, release := shallowCopy(o.obj)
+		obj, release := storage.ShallowCopy(o.obj)
 		e.err = encode(obj, buf)
 		release()
 		// Kept as long as the change is: no room to spare.
@@ -74,40 +75,6 @@ func (o *cachingObject) CacheEncode(id runtime.Identifier, encode func(runtime.O
 	}
 	_, err := w.Write(e.data)
 	return err
-}
-
-// shallowCopy copies the top-level struct of a typed object (its TypeMeta
-// with it), sharing everything it points to; other objects are
-// deep-copied. release gives the copy back once the encoder is done with
-// it (encoders keep nothing of what they encode): the structs are recycled
-// per type, since every change is encoded for its watchers and a Pod's
-// struct is over a kilobyte.
-func shallowCopy(obj runtime.Object) (copied runtime.Object, release func()) {
-	v := reflect.ValueOf(obj)
-	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
-		return obj.DeepCopyObject(), func() {}
-	}
-	pool := scratchPool(v.Elem().Type())
-	c := pool.Get()
-	shallow := reflect.ValueOf(c).Elem()
-	shallow.Set(v.Elem())
-	return c.(runtime.Object), func() {
-		// Zeroed, so that the pool holds on to nothing the copy shared.
-		shallow.SetZero()
-		pool.Put(c)
-	}
-}
-
-// scratchCopies holds a *sync.Pool of pointers to zeroed structs per
-// struct type, for shallowCopy.
-var scratchCopies sync.Map
-
-func scratchPool(t reflect.Type) *sync.Pool {
-	if p, ok := scratchCopies.Load(t); ok {
-		return p.(*sync.Pool)
-	}
-	p, _ := scratchCopies.LoadOrStore(t, &sync.Pool{New: func() any { return reflect.New(t).Interface() }})
-	return p.(*sync.Pool)
 }
 
 // SharedObject returns the wrapped object itself, for readers that do not

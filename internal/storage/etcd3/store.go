@@ -448,23 +448,15 @@ func putEncodeBuffer(buf *[]byte, data []byte) {
 // withoutResourceVersion returns a shallow copy of obj, a typed object
 // whose ObjectMeta is a field of its struct, without a resourceVersion,
 // for encoding; release gives the copy back once the encoding is done.
-// Only the top-level struct is copied (the rest is shared, read-only), and
-// the structs are recycled per type: a Pod's is over a kilobyte, and every
-// update encodes one. Other objects are deep-copied (release is a no-op).
+// Only the top-level struct is copied (the rest is shared, read-only), into
+// a recycled struct (storage.ShallowCopy). Other objects are deep-copied (release is a no-op).
 func withoutResourceVersion(obj runtime.Object) (stored runtime.Object, release func()) {
 	v := reflect.ValueOf(obj)
 	if v.Kind() == reflect.Pointer && !v.IsNil() && v.Elem().Kind() == reflect.Struct {
 		if f := v.Elem().FieldByName("ObjectMeta"); f.IsValid() && f.Type() == objectMetaType {
-			pool := scratchPool(v.Elem().Type())
-			scratch := pool.Get()
-			shallow := reflect.ValueOf(scratch).Elem()
-			shallow.Set(v.Elem())
-			shallow.FieldByName("ObjectMeta").FieldByName("ResourceVersion").SetString("")
-			return scratch.(runtime.Object), func() {
-				// Zeroed, so that the pool holds on to nothing the copy shared.
-				shallow.SetZero()
-				pool.Put(scratch)
-			}
+			stored, release = storage.ShallowCopy(obj)
+			reflect.ValueOf(stored).Elem().FieldByName("ObjectMeta").FieldByName("ResourceVersion").SetString("")
+			return stored, release
 		}
 	}
 	obj = obj.DeepCopyObject()
@@ -475,18 +467,6 @@ func withoutResourceVersion(obj runtime.Object) (stored runtime.Object, release 
 }
 
 var objectMetaType = reflect.TypeFor[metav1.ObjectMeta]()
-
-// scratchCopies holds a *sync.Pool of pointers to zeroed structs per struct
-// type, for withoutResourceVersion.
-var scratchCopies sync.Map
-
-func scratchPool(t reflect.Type) *sync.Pool {
-	if p, ok := scratchCopies.Load(t); ok {
-		return p.(*sync.Pool)
-	}
-	p, _ := scratchCopies.LoadOrStore(t, &sync.Pool{New: func() any { return reflect.New(t).Interface() }})
-	return p.(*sync.Pool)
-}
 
 // result fills out with the object written as data at revision rev: a
 // decode of data or, when ctx carries storage.WithWrittenResult and out
