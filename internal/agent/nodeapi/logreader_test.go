@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"k8s.io/utils/ptr"
+
+	"github.com/navarch/navarch/test/poll"
 )
 
 // base is the time of the first entry of the test files.
@@ -145,18 +147,6 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// waitFor polls cond until it holds or 10 s pass.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // appendLog appends s to the file at path, as the runtime does.
 func appendLog(t *testing.T, path, s string) {
 	t.Helper()
@@ -198,16 +188,16 @@ func TestReadLogsFollow(t *testing.T) {
 	path := writeLog(t, criLine(at(0), "stdout", "F", "first"))
 	var stopped atomic.Bool
 	out, flushes, done := follow(t, context.Background(), path, logOptions{}, &stopped)
-	waitFor(t, "the existing line", func() bool { return out.String() == "first\n" })
+	poll.Until(t, 10*time.Second, "the existing line", func() bool { return out.String() == "first\n" })
 	if flushes.Load() == 0 {
 		t.Error("caught up with the file without flushing")
 	}
 	// Lines written while following come out as they are written,
 	// partial entries as soon as the runtime wrote them.
 	appendLog(t, path, criLine(at(1), "stdout", "F", "second"))
-	waitFor(t, "a line written after the follow started", func() bool { return out.String() == "first\nsecond\n" })
+	poll.Until(t, 10*time.Second, "a line written after the follow started", func() bool { return out.String() == "first\nsecond\n" })
 	appendLog(t, path, criLine(at(2), "stdout", "P", "half "))
-	waitFor(t, "a partial entry", func() bool { return out.String() == "first\nsecond\nhalf " })
+	poll.Until(t, 10*time.Second, "a partial entry", func() bool { return out.String() == "first\nsecond\nhalf " })
 	// A line half written by the runtime waits for its newline.
 	appendLog(t, path, strings.TrimSuffix(criLine(at(3), "stdout", "F", "done"), "\n"))
 	time.Sleep(3 * pollInterval)
@@ -229,7 +219,7 @@ func TestReadLogsFollowEndsWithContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var stopped atomic.Bool
 	out, _, done := follow(t, ctx, path, logOptions{}, &stopped)
-	waitFor(t, "the existing line", func() bool { return out.String() == "first\n" })
+	poll.Until(t, 10*time.Second, "the existing line", func() bool { return out.String() == "first\n" })
 	cancel()
 	waitDone(t, done)
 }
@@ -238,7 +228,7 @@ func TestReadLogsFollowTail(t *testing.T) {
 	path := writeLog(t, sampleLog())
 	var stopped atomic.Bool
 	out, _, done := follow(t, context.Background(), path, logOptions{tailLines: ptr.To[int64](1)}, &stopped)
-	waitFor(t, "the last line", func() bool { return out.String() == "five with  spaces \n" })
+	poll.Until(t, 10*time.Second, "the last line", func() bool { return out.String() == "five with  spaces \n" })
 	appendLog(t, path, criLine(at(7), "stdout", "F", "six"))
 	stopped.Store(true)
 	waitDone(t, done)
@@ -251,7 +241,7 @@ func TestReadLogsFollowRotation(t *testing.T) {
 	path := writeLog(t, criLine(at(0), "stdout", "F", "before"))
 	var stopped atomic.Bool
 	out, _, done := follow(t, context.Background(), path, logOptions{}, &stopped)
-	waitFor(t, "the first line", func() bool { return out.String() == "before\n" })
+	poll.Until(t, 10*time.Second, "the first line", func() bool { return out.String() == "before\n" })
 	// Rotation: the file is renamed (a last line still lands in it), and
 	// the runtime reopens a new file at the path.
 	appendLog(t, path, criLine(at(1), "stdout", "F", "last in old"))
@@ -259,7 +249,7 @@ func TestReadLogsFollowRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	appendLog(t, path, criLine(at(2), "stdout", "F", "after"))
-	waitFor(t, "the line in the new file", func() bool { return strings.HasSuffix(out.String(), "after\n") })
+	poll.Until(t, 10*time.Second, "the line in the new file", func() bool { return strings.HasSuffix(out.String(), "after\n") })
 	stopped.Store(true)
 	waitDone(t, done)
 	if got, want := out.String(), "before\nlast in old\nafter\n"; got != want {
@@ -271,7 +261,7 @@ func TestReadLogsFollowLimit(t *testing.T) {
 	path := writeLog(t, criLine(at(0), "stdout", "F", "12345"))
 	var stopped atomic.Bool
 	out, _, done := follow(t, context.Background(), path, logOptions{limitBytes: ptr.To[int64](9)}, &stopped)
-	waitFor(t, "the first line", func() bool { return out.String() == "12345\n" })
+	poll.Until(t, 10*time.Second, "the first line", func() bool { return out.String() == "12345\n" })
 	// The limit ends a followed read even while the container runs.
 	appendLog(t, path, criLine(at(1), "stdout", "F", "67890"))
 	waitDone(t, done)

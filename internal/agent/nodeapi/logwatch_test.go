@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/navarch/navarch/test/poll"
 )
 
 // withIntervals sets the follow intervals for the test.
@@ -31,17 +33,17 @@ func TestReadLogsFollowWakesOnInotify(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var stopped atomic.Bool
 	out, _, done := follow(t, ctx, path, logOptions{}, &stopped)
-	waitFor(t, "the existing line", func() bool { return out.String() == "first\n" })
+	poll.Until(t, 10*time.Second, "the existing line", func() bool { return out.String() == "first\n" })
 	appendLog(t, path, criLine(at(1), "stdout", "F", "second"))
-	waitFor(t, "a line written while following", func() bool { return out.String() == "first\nsecond\n" })
+	poll.Until(t, 10*time.Second, "a line written while following", func() bool { return out.String() == "first\nsecond\n" })
 	// Rotation: renamed away, then a new file at the path.
 	if err := os.Rename(path, path+".1"); err != nil {
 		t.Fatal(err)
 	}
 	appendLog(t, path, criLine(at(2), "stdout", "F", "rotated"))
-	waitFor(t, "the line in the new file", func() bool { return strings.HasSuffix(out.String(), "rotated\n") })
+	poll.Until(t, 10*time.Second, "the line in the new file", func() bool { return strings.HasSuffix(out.String(), "rotated\n") })
 	appendLog(t, path, criLine(at(3), "stdout", "F", "more"))
-	waitFor(t, "a line written to the new file", func() bool { return strings.HasSuffix(out.String(), "more\n") })
+	poll.Until(t, 10*time.Second, "a line written to the new file", func() bool { return strings.HasSuffix(out.String(), "more\n") })
 	// The end of the request ends the wait at once.
 	cancel()
 	waitDone(t, done)
@@ -60,9 +62,9 @@ func TestReadLogsFollowPollsWithoutInotify(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var stopped atomic.Bool
 	out, _, done := follow(t, ctx, path, logOptions{}, &stopped)
-	waitFor(t, "the existing line", func() bool { return out.String() == "first\n" })
+	poll.Until(t, 10*time.Second, "the existing line", func() bool { return out.String() == "first\n" })
 	appendLog(t, path, criLine(at(1), "stdout", "F", "second"))
-	waitFor(t, "a line written while following", func() bool { return out.String() == "first\nsecond\n" })
+	poll.Until(t, 10*time.Second, "a line written while following", func() bool { return out.String() == "first\nsecond\n" })
 	cancel()
 	waitDone(t, done)
 }

@@ -12,6 +12,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
+
+	"github.com/navarch/navarch/test/poll"
 )
 
 // localPathVolume is a local-path PV of node at dir, being deleted.
@@ -75,7 +77,7 @@ func TestLocalPathCleanup(t *testing.T) {
 		}
 		return pv.Finalizers
 	}
-	waitFor(t, "pvc-mine cleaned up", func() bool {
+	poll.Until(t, 10*time.Second, "pvc-mine cleaned up", func() bool {
 		return !slices.Contains(finalizers("pvc-mine"), LocalPathCleanupFinalizer)
 	})
 	if _, err := os.Stat(mine.Spec.HostPath.Path); !os.IsNotExist(err) {
@@ -99,21 +101,10 @@ func TestLocalPathCleanup(t *testing.T) {
 	if err := m.TearDown(ctx, pod.UID); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "pvc-used cleaned up", func() bool {
+	poll.Until(t, 10*time.Second, "pvc-used cleaned up", func() bool {
 		return !slices.Contains(finalizers("pvc-used"), LocalPathCleanupFinalizer)
 	})
 	if _, err := os.Stat(used.Spec.HostPath.Path); !os.IsNotExist(err) {
 		t.Errorf("directory of pvc-used still exists (err %v)", err)
-	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -16,24 +16,13 @@ import (
 	"time"
 
 	"github.com/navarch/navarch/internal/apiserver"
+	"github.com/navarch/navarch/test/poll"
 )
 
 var testUser = &apiserver.User{Name: "system:node:n1", Groups: []string{"system:nodes"}}
 
 func client(h http.Handler) *http.Client {
 	return &http.Client{Transport: &Transport{Handler: h, User: testUser}}
-}
-
-// waitFor polls cond until it holds or 10 s pass.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // checkNoLeak fails unless the goroutine count comes back to at most
@@ -571,7 +560,7 @@ func TestRequestBodyClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	waitFor(t, "the request body to be closed", func() bool { return body.closed() })
+	poll.Until(t, 10*time.Second, "the request body to be closed", func() bool { return body.closed() })
 }
 
 type trackingBody struct {
