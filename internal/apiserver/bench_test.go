@@ -11,16 +11,12 @@ import (
 	"sync"
 	"testing"
 
-	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
 	apiresource "k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
-	"github.com/navarch/navarch/internal/api"
 	"github.com/navarch/navarch/internal/registry/builtin"
-	"github.com/navarch/navarch/internal/storage/embedded"
-	"github.com/navarch/navarch/internal/storage/etcd3"
 )
 
 // The write-path benchmarks drive the handler of a server on an embedded
@@ -37,16 +33,11 @@ const benchNamespace = "bench"
 // whose namespace benchNamespace exists.
 func benchServer(b *testing.B) http.Handler {
 	b.Helper()
-	etcd, err := embedded.Start(context.Background(), embedded.Config{DataDir: b.TempDir(), Logger: zap.NewNop()})
-	if err != nil {
-		b.Fatalf("embedded.Start: %v", err)
-	}
-	b.Cleanup(func() { _ = etcd.Close() })
+	store := etcdStore(b)
 	// Stop the caches before etcd (cleanups run last first).
 	ctx, cancel := context.WithCancel(context.Background())
 	var caches sync.WaitGroup
 	b.Cleanup(func() { cancel(); caches.Wait() })
-	store := etcd3.New(etcd3.Config{Client: etcd.Client(), Codec: etcd3.NewCodec(api.Scheme)})
 	s, err := New(Config{Storage: store, Kinds: builtin.Kinds(), WatchCache: true})
 	if err != nil {
 		b.Fatal(err)

@@ -9,6 +9,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/navarch/navarch/internal/storage"
 )
 
 // discovery holds the documents of the discovery endpoints, computed once
@@ -215,7 +217,9 @@ func (s *Server) serveDiscovery(w http.ResponseWriter, r *http.Request, parts []
 			if parts[0] == "api" {
 				list = d.aggregatedCore
 			}
-			data, err := encodeJSON(list, apidiscoveryv2.SchemeGroupVersion)
+			shared, release := storage.ShallowCopy(list)
+			data, err := encodeJSON(shared, apidiscoveryv2.SchemeGroupVersion)
+			release()
 			if err != nil {
 				writeError(w, r, err)
 				return true
@@ -228,7 +232,7 @@ func (s *Server) serveDiscovery(w http.ResponseWriter, r *http.Request, parts []
 		} else {
 			obj = d.groups
 		}
-		writeObject(w, n.info, http.StatusOK, obj)
+		writeDocument(w, n.info, obj)
 		return true
 	case len(parts) == 2 && parts[0] == "api":
 		list := d.resourceLists[parts[1]]
@@ -256,6 +260,16 @@ func (s *Server) serveDiscovery(w http.ResponseWriter, r *http.Request, parts []
 		writeError(w, r, notAcceptable(r))
 		return true
 	}
-	writeObject(w, n.info, http.StatusOK, obj)
+	writeDocument(w, n.info, obj)
 	return true
+}
+
+// writeDocument answers with doc, one of the discovery documents every
+// request shares. The encoder sets the kind on what it encodes (and puts
+// the old one back after), so it gets a copy of the top-level struct:
+// encoding the shared document itself raced with concurrent requests.
+func writeDocument(w http.ResponseWriter, info runtime.SerializerInfo, doc runtime.Object) {
+	shared, release := storage.ShallowCopy(doc)
+	defer release()
+	writeObject(w, info, http.StatusOK, shared)
 }

@@ -19,6 +19,18 @@ import (
 	"github.com/navarch/navarch/internal/storage/etcd3"
 )
 
+// etcdStore returns a store on an embedded etcd of its own, closed when
+// the test ends.
+func etcdStore(tb testing.TB) storage.Interface {
+	tb.Helper()
+	etcd, err := embedded.Start(context.Background(), embedded.Config{DataDir: tb.TempDir(), Logger: zap.NewNop()})
+	if err != nil {
+		tb.Fatalf("embedded.Start: %v", err)
+	}
+	tb.Cleanup(func() { _ = etcd.Close() })
+	return etcd3.New(etcd3.Config{Client: etcd.Client(), Codec: etcd3.NewCodec(api.Scheme)})
+}
+
 // retryingStore runs every update's tryUpdate twice, as a store does that
 // lost a race to a concurrent write: the first result is dropped, the
 // second written. It records what each attempt returned.
@@ -47,12 +59,7 @@ func (s *retryingStore) GuaranteedUpdate(ctx context.Context, key string, out ru
 // hands each attempt an object of its own made from the body: the update
 // rules of the lost attempt do not leak into the written one.
 func TestUpdateRetryDecodesBodyAgain(t *testing.T) {
-	etcd, err := embedded.Start(context.Background(), embedded.Config{DataDir: t.TempDir(), Logger: zap.NewNop()})
-	if err != nil {
-		t.Fatalf("embedded.Start: %v", err)
-	}
-	t.Cleanup(func() { _ = etcd.Close() })
-	store := &retryingStore{Interface: etcd3.New(etcd3.Config{Client: etcd.Client(), Codec: etcd3.NewCodec(api.Scheme)})}
+	store := &retryingStore{Interface: etcdStore(t)}
 	s, err := New(Config{Storage: store, Kinds: builtin.Kinds()})
 	if err != nil {
 		t.Fatal(err)
