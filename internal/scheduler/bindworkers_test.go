@@ -1,12 +1,10 @@
 package scheduler
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -56,10 +54,7 @@ func TestBindWorkers(t *testing.T) {
 	recorder := record.NewFakeRecorder(10 * pods)
 	s.recorder = recorder
 	factory.Start(t.Context().Done())
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- s.Start(ctx) }()
+	stop := runScheduler(t, s)
 
 	waitUntil(t, "the bind workers to reach the limit", func() (bool, error) {
 		return s.liveWorkers.Load() == maxBindsInFlight, nil
@@ -87,15 +82,7 @@ func TestBindWorkers(t *testing.T) {
 		t.Errorf("events: %d FailedScheduling, %d Scheduled; want 1 and %d", failed, scheduled, pods)
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("Start: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Start did not return after its context ended")
-	}
+	stop()
 	if n := s.liveWorkers.Load(); n != 0 {
 		t.Errorf("%d bind workers left after Start returned", n)
 	}

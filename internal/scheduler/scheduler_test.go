@@ -341,6 +341,26 @@ func sortedKeys(s sets.Set[string]) []string {
 	return out
 }
 
+// runScheduler starts s.Start on a goroutine; stop cancels it and fails the
+// test unless Start returns, without error, within 10 s.
+func runScheduler(t *testing.T, s *Scheduler) (stop func()) {
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- s.Start(ctx) }()
+	return func() {
+		t.Helper()
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Start: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("Start did not return after its context ended")
+		}
+	}
+}
+
 // TestStartAgain runs the scheduler with informers on a fake clientset,
 // stops it, and starts it again (as after regaining leadership): it must
 // still bind new pods.
@@ -350,22 +370,6 @@ func TestStartAgain(t *testing.T) {
 	s := New(client, factory)
 	s.recorder = record.NewFakeRecorder(100)
 	factory.Start(t.Context().Done())
-	run := func() (stop func()) {
-		ctx, cancel := context.WithCancel(t.Context())
-		done := make(chan error, 1)
-		go func() { done <- s.Start(ctx) }()
-		return func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("Start: %v", err)
-				}
-			case <-time.After(10 * time.Second):
-				t.Fatalf("Start did not return after its context ended")
-			}
-		}
-	}
 	bound := func(name string) func() (bool, error) {
 		return func() (bool, error) {
 			for _, a := range client.Actions() {
@@ -378,13 +382,13 @@ func TestStartAgain(t *testing.T) {
 			return false, nil
 		}
 	}
-	stop := run()
+	stop := runScheduler(t, s)
 	if _, err := client.CoreV1().Pods("default").Create(t.Context(), makePod("first"), metav1.CreateOptions{}); err != nil {
 		t.Fatalf("creating pod: %v", err)
 	}
 	waitUntil(t, "first bound", bound("first"))
 	stop()
-	stop = run()
+	stop = runScheduler(t, s)
 	defer stop()
 	if _, err := client.CoreV1().Pods("default").Create(t.Context(), makePod("second"), metav1.CreateOptions{}); err != nil {
 		t.Fatalf("creating pod: %v", err)

@@ -25,6 +25,32 @@ func client(h http.Handler) *http.Client {
 	return &http.Client{Transport: &Transport{Handler: h, User: testUser}}
 }
 
+// readBody reads and closes resp's body, and fails the test if the read
+// fails.
+func readBody(t *testing.T, resp *http.Response) []byte {
+	t.Helper()
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return body
+}
+
+// expectErr waits up to 10 s for what ends to report its error on errc,
+// and fails unless that error is want.
+func expectErr(t *testing.T, errc <-chan error, want error, what string) {
+	t.Helper()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, want) {
+			t.Errorf("%s: %v, want %v", what, err, want)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s: did not end within 10 s", what)
+	}
+}
+
 // checkNoLeak fails unless the goroutine count comes back to at most
 // base within the deadline.
 func checkNoLeak(t *testing.T, base int) {
@@ -69,11 +95,7 @@ func TestRequestAsTheServerSeesIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	body := readBody(t, resp)
 
 	for _, c := range []struct{ name, got, want string }{
 		{"method", got.Method, "POST"},
@@ -188,11 +210,7 @@ func TestResponseShapes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			body, err := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
+			body := readBody(t, resp)
 			if resp.StatusCode != c.wantStatus || string(body) != c.wantBody || resp.ContentLength != c.wantLength || resp.Header.Get("Content-Type") != c.wantType {
 				t.Errorf("got %d %q length %d type %q, want %d %q length %d type %q",
 					resp.StatusCode, body, resp.ContentLength, resp.Header.Get("Content-Type"),
@@ -245,14 +263,7 @@ func TestWatchStreams(t *testing.T) {
 		}
 	}
 	resp.Body.Close()
-	select {
-	case err := <-handlerDone:
-		if !errors.Is(err, context.Canceled) {
-			t.Errorf("handler ended with %v, want context.Canceled", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("closing the body did not end the handler")
-	}
+	expectErr(t, handlerDone, context.Canceled, "the handler after the body was closed")
 	checkNoLeak(t, base)
 }
 
@@ -282,14 +293,7 @@ func TestCloseUnblocksWrites(t *testing.T) {
 	default:
 	}
 	resp.Body.Close()
-	select {
-	case err := <-writeErr:
-		if !errors.Is(err, errBodyClosed) {
-			t.Errorf("write error %v, want %v", err, errBodyClosed)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("closing the body did not unblock the write")
-	}
+	expectErr(t, writeErr, errBodyClosed, "the handler's write after the body was closed")
 	if _, err := resp.Body.Read(make([]byte, 1)); err == nil {
 		t.Error("read after close succeeded")
 	}
@@ -373,14 +377,7 @@ func TestCancellation(t *testing.T) {
 			t.Fatal("the handler did not start")
 		}
 		cancel()
-		select {
-		case err := <-errc:
-			if !errors.Is(err, context.Canceled) {
-				t.Errorf("Do: %v, want context.Canceled", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatal("cancelling the context did not end RoundTrip")
-		}
+		expectErr(t, errc, context.Canceled, "Do after the context was cancelled")
 		<-handlerCtxDone
 		checkNoLeak(t, base)
 	})
@@ -402,14 +399,7 @@ func TestCancellation(t *testing.T) {
 			errc <- err
 		}()
 		cancel()
-		select {
-		case err := <-errc:
-			if !errors.Is(err, context.Canceled) {
-				t.Errorf("Read: %v, want context.Canceled", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatal("cancelling the context did not end the read")
-		}
+		expectErr(t, errc, context.Canceled, "the body's Read after the context was cancelled")
 		resp.Body.Close()
 		checkNoLeak(t, base)
 	})
@@ -644,8 +634,7 @@ func TestNetworkCannotClaimTheIdentity(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		body := readBody(t, resp)
 		if resp.StatusCode != http.StatusUnauthorized {
 			t.Errorf("with headers %v: %d %q, want 401", header, resp.StatusCode, body)
 		}
@@ -660,8 +649,7 @@ func TestNetworkCannotClaimTheIdentity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	body := readBody(t, resp)
 	if want := "authenticated as " + testUser.Name; string(body) != want {
 		t.Errorf("through the transport: %q, want %q", body, want)
 	}
@@ -706,11 +694,7 @@ func TestShortRequestsOnTheCaller(t *testing.T) {
 		if !returned {
 			t.Error("RoundTrip returned before the handler")
 		}
-		body, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
+		body := readBody(t, resp)
 		if want := 8 + 4*maxPending; len(body) != want || resp.ContentLength != int64(want) {
 			t.Errorf("body %d bytes, ContentLength %d; want %d", len(body), resp.ContentLength, want)
 		}
