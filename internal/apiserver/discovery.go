@@ -46,6 +46,9 @@ func subresourcesOf(res *resource) []subresource {
 	if res.kind.Status != nil {
 		subs = append(subs, subresource{name: "status", verbs: statusVerb})
 	}
+	for name := range res.kind.Subresources {
+		subs = append(subs, subresource{name: name, verbs: statusVerb})
+	}
 	if res.kind.Scale != nil {
 		subs = append(subs, subresource{name: "scale", kind: autoscalingv1.SchemeGroupVersion.WithKind("Scale"), verbs: statusVerb})
 	}

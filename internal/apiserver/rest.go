@@ -280,12 +280,14 @@ func generateName(prefix string) string {
 	return prefix + utilrand.String(5)
 }
 
-// updateTarget says which part of an object an update writes.
-type updateTarget int
+// updateTarget says which part of an object an update writes: the main
+// resource, its status, or another writable subresource of its kind
+// (registry.Kind.Subresources), by that subresource's name.
+type updateTarget string
 
 const (
-	updateMain updateTarget = iota
-	updateStatus
+	updateMain   updateTarget = ""
+	updateStatus updateTarget = "status"
 )
 
 // dryRunResult aborts a GuaranteedUpdate in dry-run mode, carrying the
@@ -483,13 +485,26 @@ func (s *Server) applyUpdateRules(res *resource, obj, existing runtime.Object, t
 			return apierrors.NewInvalid(res.kind.GroupVersionKind().GroupKind(), old.GetName(), errs)
 		}
 		return nil
-	default:
+	case updateMain:
 		strategy.Default(obj)
 		strategy.PrepareForUpdate(obj, existing)
 		if res.hasSpec && !apiequality.Semantic.DeepEqual(specOf(obj), specOf(existing)) {
 			m.SetGeneration(old.GetGeneration() + 1)
 		}
 		if errs := strategy.ValidateUpdate(obj, existing); len(errs) > 0 {
+			return apierrors.NewInvalid(res.kind.GroupVersionKind().GroupKind(), old.GetName(), errs)
+		}
+		return nil
+	default:
+		sub := res.kind.Subresources[string(target)]
+		if sub == nil {
+			return apierrors.NewNotFound(res.gr, old.GetName())
+		}
+		sub.PrepareForSubresourceUpdate(obj, existing)
+		if res.hasSpec && !apiequality.Semantic.DeepEqual(specOf(obj), specOf(existing)) {
+			m.SetGeneration(old.GetGeneration() + 1)
+		}
+		if errs := sub.ValidateSubresourceUpdate(obj, existing); len(errs) > 0 {
 			return apierrors.NewInvalid(res.kind.GroupVersionKind().GroupKind(), old.GetName(), errs)
 		}
 		return nil

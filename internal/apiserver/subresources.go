@@ -43,6 +43,17 @@ func (s *Server) serveSubresource(w http.ResponseWriter, r *http.Request, res *r
 		default:
 			writeError(w, r, methodNotSupported(res, info.Verb))
 		}
+	case res.kind.Subresources[info.Subresource] != nil:
+		switch info.Verb {
+		case "get":
+			s.get(w, r, res, info)
+		case "update":
+			s.update(w, r, res, info, updateTarget(info.Subresource))
+		case "patch":
+			s.patch(w, r, res, info, updateTarget(info.Subresource))
+		default:
+			writeError(w, r, methodNotSupported(res, info.Verb))
+		}
 	case info.Subresource == "scale" && res.kind.Scale != nil:
 		s.serveScale(w, r, res, info)
 	case info.Subresource == "finalize" && res.gr == namespacesGR && info.Verb == "update":

@@ -28,6 +28,10 @@ type Kind struct {
 	Status StatusStrategy
 	// Scale is nil when the kind has no scale subresource.
 	Scale *Scale
+	// Subresources are the kind's other writable views of its objects, by
+	// subresource name (pods/ephemeralcontainers). They read as the whole
+	// object, as status does.
+	Subresources map[string]SubresourceStrategy
 	// Table renders kubectl get rows; nil gives NAME and AGE.
 	Table *Table
 	// Fields returns the selectable fields of an object beyond
@@ -83,6 +87,19 @@ type StatusStrategy interface {
 	PrepareForStatusUpdate(obj, old runtime.Object)
 	// ValidateStatusUpdate checks the new status.
 	ValidateStatusUpdate(obj, old runtime.Object) field.ErrorList
+}
+
+// SubresourceStrategy holds the rules of a subresource that writes one
+// part of an object (pods/ephemeralcontainers). The API server keeps
+// metadata (except resourceVersion) from old and raises the generation
+// when the spec changed; the strategy keeps everything else that the
+// subresource does not own.
+type SubresourceStrategy interface {
+	// PrepareForSubresourceUpdate copies from old everything the
+	// subresource may not change.
+	PrepareForSubresourceUpdate(obj, old runtime.Object)
+	// ValidateSubresourceUpdate checks the new object against old.
+	ValidateSubresourceUpdate(obj, old runtime.Object) field.ErrorList
 }
 
 // Scale reads and writes what autoscaling/v1 Scale shows of an object.

@@ -642,3 +642,93 @@ func TestPodStatusStrategicMergePatch(t *testing.T) {
 		t.Errorf("the recreated pod changed: %+v", after)
 	}
 }
+
+// TestEphemeralContainersSubresource drives pods/ephemeralcontainers as
+// `kubectl debug` does (a strategic merge patch of the Pod) and through
+// client-go's UpdateEphemeralContainers: a container is added and
+// defaulted, the rest of the pod does not change, and existing ones can be
+// neither changed nor removed, nor added through a plain update.
+func TestEphemeralContainersSubresource(t *testing.T) {
+	c := framework.StartInProcess(t, framework.Options{})
+	client := c.Client(t)
+	ctx := context.Background()
+	pods := client.CoreV1().Pods("default")
+	pod, err := pods.Create(ctx, &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "p", Labels: map[string]string{"app": "p"}},
+		Spec:       corev1.PodSpec{NodeName: "n1", Containers: []corev1.Container{{Name: "c", Image: "i"}}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	patch := `{"metadata":{"labels":{"sneaky":"yes"}},"spec":{"ephemeralContainers":[{"name":"debugger","image":"tools:1","targetContainerName":"c","stdin":true,"tty":true}]}}`
+	got, err := pods.Patch(ctx, "p", types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{}, "ephemeralcontainers")
+	if err != nil {
+		t.Fatalf("patch of pods/ephemeralcontainers: %v", err)
+	}
+	if len(got.Spec.EphemeralContainers) != 1 {
+		t.Fatalf("ephemeral containers after the patch: %+v", got.Spec.EphemeralContainers)
+	}
+	ec := got.Spec.EphemeralContainers[0]
+	if ec.TargetContainerName != "c" || ec.ImagePullPolicy != corev1.PullIfNotPresent || ec.TerminationMessagePath == "" {
+		t.Errorf("ephemeral container not kept or not defaulted: %+v", ec)
+	}
+	if got.Labels["sneaky"] != "" {
+		t.Errorf("labels %v: the subresource changed metadata", got.Labels)
+	}
+	if got.Generation != pod.Generation+1 {
+		t.Errorf("generation %d, want %d (the spec changed)", got.Generation, pod.Generation+1)
+	}
+	read, err := pods.Get(ctx, "p", metav1.GetOptions{})
+	if err != nil || len(read.Spec.EphemeralContainers) != 1 {
+		t.Fatalf("pod read back: %v %+v", err, read)
+	}
+
+	// The subresource answers GET with the whole pod.
+	var viaSub corev1.Pod
+	if err := client.CoreV1().RESTClient().Get().Namespace("default").Resource("pods").Name("p").SubResource("ephemeralcontainers").Do(ctx).Into(&viaSub); err != nil {
+		t.Fatalf("GET pods/p/ephemeralcontainers: %v", err)
+	}
+	if viaSub.Name != "p" || len(viaSub.Spec.EphemeralContainers) != 1 {
+		t.Errorf("GET pods/p/ephemeralcontainers: %+v", viaSub)
+	}
+
+	changed := read.DeepCopy()
+	changed.Spec.EphemeralContainers[0].Image = "other"
+	_, err = pods.UpdateEphemeralContainers(ctx, "p", changed, metav1.UpdateOptions{})
+	expectInvalid(t, err, "spec.ephemeralContainers.debugger", "may not be changed")
+
+	removed := read.DeepCopy()
+	removed.Spec.EphemeralContainers = nil
+	_, err = pods.UpdateEphemeralContainers(ctx, "p", removed, metav1.UpdateOptions{})
+	expectInvalid(t, err, "spec.ephemeralContainers", "may not be removed")
+
+	clash := read.DeepCopy()
+	clash.Spec.EphemeralContainers = append(clash.Spec.EphemeralContainers, corev1.EphemeralContainer{
+		EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "c", Image: "tools"}})
+	_, err = pods.UpdateEphemeralContainers(ctx, "p", clash, metav1.UpdateOptions{})
+	expectInvalid(t, err, "spec.ephemeralContainers[1].name", "Duplicate value")
+
+	second := read.DeepCopy()
+	second.Spec.EphemeralContainers = append(second.Spec.EphemeralContainers, corev1.EphemeralContainer{
+		EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "second", Image: "tools"}})
+	if got, err = pods.UpdateEphemeralContainers(ctx, "p", second, metav1.UpdateOptions{}); err != nil || len(got.Spec.EphemeralContainers) != 2 {
+		t.Fatalf("adding a second ephemeral container: %v %+v", err, got)
+	}
+
+	plain := got.DeepCopy()
+	plain.Spec.EphemeralContainers = append(plain.Spec.EphemeralContainers, corev1.EphemeralContainer{
+		EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "third", Image: "tools", ImagePullPolicy: corev1.PullIfNotPresent,
+			TerminationMessagePath: corev1.TerminationMessagePathDefault, TerminationMessagePolicy: corev1.TerminationMessageReadFile}})
+	_, err = pods.Update(ctx, plain, metav1.UpdateOptions{})
+	expectInvalid(t, err, "spec", "pod updates may not change fields")
+}
+
+// expectInvalid fails unless err is a 422 Invalid whose message names
+// field and holds text.
+func expectInvalid(t *testing.T, err error, field, text string) {
+	t.Helper()
+	if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), field) || !strings.Contains(err.Error(), text) {
+		t.Errorf("got %v, want 422 Invalid on %s (%q)", err, field, text)
+	}
+}

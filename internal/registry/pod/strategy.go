@@ -9,8 +9,8 @@ import (
 	"github.com/navarch/navarch/internal/registry"
 )
 
-// Kind returns the registry entry of core/v1 pods, with their status
-// subresource.
+// Kind returns the registry entry of core/v1 pods, with their status and
+// ephemeralcontainers subresources.
 func Kind() *registry.Kind {
 	return &registry.Kind{
 		GroupVersion: corev1.SchemeGroupVersion,
@@ -24,6 +24,7 @@ func Kind() *registry.Kind {
 		NewList:      func() runtime.Object { return &corev1.PodList{} },
 		Strategy:     strategy{},
 		Status:       statusStrategy{},
+		Subresources: map[string]registry.SubresourceStrategy{"ephemeralcontainers": ephemeralContainersStrategy{}},
 		Table:        table,
 		Fields:       fields,
 	}
@@ -35,6 +36,8 @@ type strategy struct{}
 var (
 	_ registry.Strategy       = strategy{}
 	_ registry.StatusStrategy = statusStrategy{}
+
+	_ registry.SubresourceStrategy = ephemeralContainersStrategy{}
 )
 
 // Default applies upstream's defaulters for pods.
