@@ -31,6 +31,8 @@
 //     termination-message file or (FallbackToLogsOnError) its log.
 //   - initcontainers.go: init containers run in order before the app
 //     containers; sidecars (restartPolicy Always) kept running.
+//   - ephemeral.go: ephemeral containers (kubectl debug) run once, in the
+//     PID namespace of their target container when they name one.
 //   - probes.go: the bridge to package prober, whose workers probe the
 //     containers and wake a pod's worker when a result changes; a failed
 //     liveness or startup probe restarts the container.

@@ -57,7 +57,7 @@ func (s *podSyncer) syncInitContainer(ctx context.Context, run *podRun, c *corev
 		if len(history) > 0 {
 			attempt = history[0].GetMetadata().GetAttempt() + 1
 		}
-		_, err := s.startContainer(ctx, pod, c, run.sandboxID, run.sandboxCfg, attempt, run.state.sandboxIP(), run.waiting, run.result)
+		_, err := s.startContainer(ctx, run, c, attempt)
 		return false, err
 	case latest.State == runtimeapi.ContainerState_CONTAINER_CREATED:
 		s.startCreated(ctx, run, c, latest.Id)
@@ -70,7 +70,7 @@ func (s *podSyncer) syncInitContainer(ctx context.Context, run *podRun, c *corev
 			if err := s.killContainer(ctx, pod, c, latest.Id, probeGracePeriod(pod, c, probe), fmt.Sprintf("Init container %s failed %s probe", c.Name, probe)); err != nil {
 				return false, err
 			}
-			_, err := s.startContainer(ctx, pod, c, run.sandboxID, run.sandboxCfg, latest.GetMetadata().GetAttempt()+1, run.state.sandboxIP(), run.waiting, run.result)
+			_, err := s.startContainer(ctx, run, c, latest.GetMetadata().GetAttempt()+1)
 			return false, err
 		}
 		return s.started(pod, c, latest.Id), nil

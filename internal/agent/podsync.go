@@ -186,6 +186,9 @@ func (s *podSyncer) runContainers(ctx context.Context, pod *corev1.Pod, state ru
 	if err != nil {
 		return state, err
 	}
+	if err := s.syncEphemeralContainers(ctx, run); err != nil {
+		return state, err
+	}
 	if initialized {
 		for i := range pod.Spec.Containers {
 			if err := s.syncContainer(ctx, run, &pod.Spec.Containers[i]); err != nil {
@@ -216,7 +219,7 @@ func (s *podSyncer) syncContainer(ctx context.Context, run *podRun, c *corev1.Co
 	pod, sandboxID := run.pod, run.sandboxID
 	history := run.state.latestContainers(c.Name)
 	if len(history) == 0 {
-		_, err := s.startContainer(ctx, pod, c, sandboxID, run.sandboxCfg, 0, run.state.sandboxIP(), run.waiting, run.result)
+		_, err := s.startContainer(ctx, run, c, 0)
 		return err
 	}
 	latest := history[0]
@@ -227,7 +230,7 @@ func (s *podSyncer) syncContainer(ctx context.Context, run *podRun, c *corev1.Co
 		if err := s.killContainer(ctx, pod, c, latest.Id, gracePeriod(pod), fmt.Sprintf("Container %s definition changed, will be restarted", c.Name)); err != nil {
 			return err
 		}
-		_, err := s.startContainer(ctx, pod, c, sandboxID, run.sandboxCfg, latest.GetMetadata().GetAttempt()+1, run.state.sandboxIP(), run.waiting, run.result)
+		_, err := s.startContainer(ctx, run, c, latest.GetMetadata().GetAttempt()+1)
 		return err
 	}
 	switch {
@@ -249,7 +252,7 @@ func (s *podSyncer) syncContainer(ctx context.Context, run *podRun, c *corev1.Co
 		if !restart {
 			return nil
 		}
-		_, err := s.startContainer(ctx, pod, c, sandboxID, run.sandboxCfg, latest.GetMetadata().GetAttempt()+1, run.state.sandboxIP(), run.waiting, run.result)
+		_, err := s.startContainer(ctx, run, c, latest.GetMetadata().GetAttempt()+1)
 		return err
 	case current && latest.State == runtimeapi.ContainerState_CONTAINER_CREATED:
 		// Created by a sync that did not get to start it.
@@ -303,7 +306,7 @@ func (s *podSyncer) restartContainer(ctx context.Context, run *podRun, c *corev1
 		return nil
 	}
 	s.backoff.failed(key, finished)
-	_, err := s.startContainer(ctx, pod, c, run.sandboxID, run.sandboxCfg, latest.GetMetadata().GetAttempt()+1, run.state.sandboxIP(), run.waiting, run.result)
+	_, err := s.startContainer(ctx, run, c, latest.GetMetadata().GetAttempt()+1)
 	return err
 }
 
@@ -351,7 +354,8 @@ func (s *podSyncer) ensureSandbox(ctx context.Context, pod *corev1.Pod, state *r
 // A failure the user must fix or that will pass (image missing, config
 // error, runtime refusal) is recorded in waiting with an event, and the
 // pod is requeued; only API/runtime transport errors are returned.
-func (s *podSyncer) startContainer(ctx context.Context, pod *corev1.Pod, c *corev1.Container, sandboxID string, sandboxCfg *runtimeapi.PodSandboxConfig, attempt uint32, podIP string, waiting map[string]waitingReason, result *syncResult) (bool, error) {
+func (s *podSyncer) startContainer(ctx context.Context, run *podRun, c *corev1.Container, attempt uint32) (bool, error) {
+	pod, sandboxID, sandboxCfg, podIP, waiting, result := run.pod, run.sandboxID, run.sandboxCfg, run.state.sandboxIP(), run.waiting, run.result
 	ref := containerRef(pod, c.Name)
 	if !s.ensureImage(ctx, pod, c, sandboxCfg, waiting, result) {
 		return false, nil
@@ -369,6 +373,18 @@ func (s *podSyncer) startContainer(ctx context.Context, pod *corev1.Pod, c *core
 	}
 	cfg := containerConfig(pod, c, attempt, env, c.Image, s.memoryCapacity)
 	cfg.Annotations[annotationImage] = c.Image
+	if target := ephemeralTarget(pod, c.Name); target != "" {
+		// A debugging container sees the processes of the container it
+		// targets: it joins that container's PID namespace.
+		id, ok := run.state.runningIn(target, sandboxID)
+		if !ok {
+			waiting[c.Name] = waitingReason{reason: reasonContainerCreating}
+			result.requeue(retryInterval)
+			return false, nil
+		}
+		ns := cfg.Linux.SecurityContext.NamespaceOptions
+		ns.Pid, ns.TargetId = runtimeapi.NamespaceMode_TARGET, id
+	}
 	if ok, err := s.addContainerMounts(ctx, pod, c, env, podIP, cfg, waiting, result); err != nil || !ok {
 		return false, err
 	}
@@ -653,6 +669,11 @@ func containerRef(pod *corev1.Pod, name string) *corev1.ObjectReference {
 	for _, c := range pod.Spec.InitContainers {
 		if c.Name == name {
 			path = fmt.Sprintf("spec.initContainers{%s}", name)
+		}
+	}
+	for _, c := range pod.Spec.EphemeralContainers {
+		if c.Name == name {
+			path = fmt.Sprintf("spec.ephemeralContainers{%s}", name)
 		}
 	}
 	return &corev1.ObjectReference{

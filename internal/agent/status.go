@@ -148,6 +148,7 @@ func computePodStatus(pod *corev1.Pod, in statusInput) corev1.PodStatus {
 		statuses = append(statuses, containerStatus(pod, &pod.Spec.Containers[i], false, in))
 	}
 	st.ContainerStatuses = statuses
+	st.EphemeralContainerStatuses = ephemeralContainerStatuses(pod, in)
 
 	terminal := old.Phase == corev1.PodSucceeded || old.Phase == corev1.PodFailed
 	if terminal {

@@ -21,7 +21,8 @@
 //     and encoded once per format); creates look namespaces up there.
 //   - table.go: server-side printing and PartialObjectMetadata; answers
 //     (respond, writeTyped) are encoded into recycled buffers.
-//   - subresources.go: status, scale, binding, eviction, finalize.
+//   - subresources.go: status, scale, binding, eviction, finalize, and
+//     the kinds' other writable subresources (pods/ephemeralcontainers).
 //   - podstreams.go: pods/log, exec, attach and portforward, proxied to
 //     the node agent running the pod (WebSocket exec and port-forward
 //     translated to SPDY on the way, as upstream does).

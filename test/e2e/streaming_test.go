@@ -287,6 +287,7 @@ func TestStreaming(t *testing.T) {
 	waitRunning("shell")
 	waitRunning("pf")
 	t.Run("proxy", func(t *testing.T) { proxySubresources(t, c, plain) })
+	t.Run("debug", func(t *testing.T) { debugContainers(t, c, plain, embedded) })
 
 	for _, cl := range clients {
 		t.Run(cl.name, func(t *testing.T) {
@@ -508,4 +509,73 @@ func get200(t *testing.T, url string) string {
 		t.Fatalf("GET %s: %d %q %v", url, res.status, res.body, err)
 	}
 	return res.body
+}
+
+// debugContainers runs `kubectl debug` against pod pf: an ephemeral
+// container targeting alpha sees alpha's processes (it shares its PID
+// namespace), runs once and reports its exit in
+// ephemeralContainerStatuses; `kubectl debug -i` attaches to a new one.
+// attaching is a client that must not fall back to SPDY.
+func debugContainers(t *testing.T, c *framework.Cluster, plain, attaching kubectlClient) {
+	ephemeralState := func(name string) string {
+		out, _, _ := c.Kubectl(t, "get", "pod", "pf", "-o",
+			fmt.Sprintf(`jsonpath={.status.ephemeralContainerStatuses[?(@.name=="%s")].state}`, name))
+		return out
+	}
+	plain.must(t, c, "", "debug", "pf", "--image=localhost/web:streaming", "--image-pull-policy=Never",
+		"--target=alpha", "--container=debugger", "--", "web", "ps")
+	framework.WaitFor(t, 60*time.Second, "the debugger to finish", func() (bool, error) {
+		return strings.Contains(ephemeralState("debugger"), `"exitCode":0`), nil
+	})
+	if ps := plain.must(t, c, "", "logs", "pf", "-c", "debugger"); !strings.Contains(ps, "web serve 8081 alpha") || !strings.Contains(ps, "web ps") {
+		t.Errorf("processes the debugger saw:\n%s\nwant alpha's (web serve 8081 alpha) and its own", ps)
+	}
+	if ps := plain.must(t, c, "", "logs", "pf", "-c", "debugger"); strings.Contains(ps, "web serve 8082 beta") {
+		t.Errorf("the debugger saw beta's processes, not only its target's:\n%s", ps)
+	}
+	// It ran once: still terminated, the pod still Running and ready.
+	if got := plain.must(t, c, "", "get", "pod", "pf", "-o", `jsonpath={.status.phase} {.status.containerStatuses[*].ready} {.status.ephemeralContainerStatuses[0].restartCount}`); got != "Running true true 0" {
+		t.Errorf("pod pf after the debugger exited: %q", got)
+	}
+
+	// -i attaches to the new container: what is typed reaches it and what
+	// it prints comes back. Closing stdin ends the attach (the container
+	// has no stdinOnce, as kubectl debug makes it, so it goes on running).
+	debug := attaching.command(c, "debug", "-i", "pf", "--image=localhost/web:streaming", "--image-pull-policy=Never",
+		"--container=echoer", "--", "web", "echo")
+	stdin, err := debug.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out syncBuffer
+	var errOut bytes.Buffer
+	debug.Stdout, debug.Stderr = &out, &errOut
+	if err := debug.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- debug.Wait() }()
+	framework.WaitFor(t, 60*time.Second, "kubectl debug -i to echo what it is sent", func() (bool, error) {
+		if _, err := io.WriteString(stdin, "ping\n"); err != nil {
+			return false, fmt.Errorf("writing to kubectl debug -i: %v (stderr %q)", err, errOut.String())
+		}
+		return strings.Contains(out.String(), "ping\n"), nil
+	})
+	stdin.Close()
+	select {
+	case err := <-done:
+		if err != nil || (attaching.websocket && fallbackLog.MatchString(errOut.String())) {
+			t.Errorf("kubectl debug -i: %v\n%s", err, errOut.String())
+		}
+	case <-time.After(30 * time.Second):
+		_ = debug.Process.Kill()
+		t.Fatalf("kubectl debug -i did not end when its stdin closed; stderr:\n%s", errOut.String())
+	}
+	if state := ephemeralState("echoer"); !strings.Contains(state, "running") {
+		t.Errorf("echoer's state after the attach ended: %s", state)
+	}
+	_, refused, err := plain.run(t, c, "", "debug", "pf", "--image=localhost/web:streaming", "--container=alpha", "--", "web", "ps")
+	if err == nil || !strings.Contains(refused, "Duplicate value") {
+		t.Errorf("a debug container named like an app container: %v %q, want a Duplicate value error", err, refused)
+	}
 }

@@ -146,8 +146,8 @@ func queryInt64(q url.Values, key string) (*int64, error) {
 	return &n, nil
 }
 
-// podHasContainer reports whether the pod's spec has a container (or init
-// container) of that name.
+// podHasContainer reports whether the pod's spec has a container (app,
+// init or ephemeral) of that name.
 func podHasContainer(pod *corev1.Pod, name string) bool {
 	for _, c := range pod.Spec.Containers {
 		if c.Name == name {
@@ -159,13 +159,18 @@ func podHasContainer(pod *corev1.Pod, name string) bool {
 			return true
 		}
 	}
+	for _, c := range pod.Spec.EphemeralContainers {
+		if c.Name == name {
+			return true
+		}
+	}
 	return false
 }
 
-// findContainerStatus returns the status of the named container or init
-// container.
+// findContainerStatus returns the status of the named container (app,
+// init or ephemeral).
 func findContainerStatus(pod *corev1.Pod, name string) (corev1.ContainerStatus, bool) {
-	for _, list := range [][]corev1.ContainerStatus{pod.Status.ContainerStatuses, pod.Status.InitContainerStatuses} {
+	for _, list := range [][]corev1.ContainerStatus{pod.Status.ContainerStatuses, pod.Status.InitContainerStatuses, pod.Status.EphemeralContainerStatuses} {
 		for _, cs := range list {
 			if cs.Name == name {
 				return cs, true

@@ -21,6 +21,8 @@ import (
 //	                              every INTERVAL, COUNT times (0: forever),
 //	                              then exit with status N
 //	web serve PORT TEXT           answer HTTP on PORT with "TEXT path=PATH"
+//	web ps                        print "PID COMMAND LINE" for each process
+//	                              this container sees
 //
 // ok is false when args name no subcommand (web then serves as usual).
 func runTool(args []string) (code int, ok bool) {
@@ -75,11 +77,28 @@ func runTool(args []string) (code int, ok bool) {
 		}))
 		fmt.Fprintln(os.Stderr, err)
 		return 1, true
+	case "ps":
+		entries, err := os.ReadDir("/proc")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1, true
+		}
+		for _, e := range entries {
+			if _, err := strconv.Atoi(e.Name()); err != nil {
+				continue
+			}
+			cmdline, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+			if err != nil {
+				continue // gone meanwhile
+			}
+			fmt.Println(e.Name(), strings.TrimSpace(strings.ReplaceAll(string(cmdline), "\x00", " ")))
+		}
+		return 0, true
 	}
 	return runProbeTool(args) // health.go, then net.go
 }
 
 func usage() (int, bool) {
-	fmt.Fprintln(os.Stderr, "usage: web [exit N | echo | print WORD... | stderr WORD... | ticker COUNT INTERVAL N | serve PORT TEXT | sleep SECONDS | check URL | get URL [N] | apiget [-anonymous] URL]")
+	fmt.Fprintln(os.Stderr, "usage: web [exit N | echo | print WORD... | stderr WORD... | ticker COUNT INTERVAL N | serve PORT TEXT | ps | sleep SECONDS | check URL | get URL [N] | apiget [-anonymous] URL]")
 	return 2, true
 }
