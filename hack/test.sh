@@ -3,7 +3,8 @@
 # tests (in-process control plane on a real embedded etcd) and end-to-end
 # tests (the built binary driven by the embedded kubectl).
 #
-#   ./hack/test.sh            everything (what CI runs)
+#   ./hack/test.sh            everything (what CI runs), then the unit and
+#                             integration tests again under -race
 #   ./hack/test.sh -short     unit tests only, the fast inner loop
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,3 +38,11 @@ go vet ./...
 echo "== go test"
 # The end-to-end tests build the binary once into a temp dir.
 go test -count=1 -timeout 45m $short ./...
+
+if [[ -z "$short" ]]; then
+	# The race detector over the unit tests and the in-process control
+	# plane (controllers, scheduler, watch cache, API server on a real
+	# etcd); the end-to-end tests run the built binary, without it.
+	echo "== go test -race"
+	go test -count=1 -timeout 20m -race -short ./internal/... ./test/integration/
+fi
