@@ -300,10 +300,10 @@ func (o *stopOrder) stopped(name string) {
 	}
 }
 
-// stopSidecars stops what still runs in a pod that has finished (its
-// sidecars, once the app containers are done) and returns the runtime
-// state after.
-func (s *podSyncer) stopSidecars(ctx context.Context, pod *corev1.Pod, state runtimeState) (runtimeState, error) {
+// stopRunning stops what still runs in a pod that has finished (its
+// sidecars, once the app containers are done; everything, once the pod
+// ran past its active deadline) and returns the runtime state after.
+func (s *podSyncer) stopRunning(ctx context.Context, pod *corev1.Pod, state runtimeState) (runtimeState, error) {
 	var running []*runtimeapi.Container
 	for _, c := range state.containers {
 		if c.State == runtimeapi.ContainerState_CONTAINER_RUNNING {

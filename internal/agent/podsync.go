@@ -139,17 +139,32 @@ func (s *podSyncer) syncPod(ctx context.Context, pod *corev1.Pod) (syncResult, e
 	}
 	waiting := map[string]waitingReason{}
 	finished := podFinished(pod, state)
+	// A pod that ran past spec.activeDeadlineSeconds fails: the kubelet
+	// kills its containers and reports why.
+	deadlineExceeded, _ := activeDeadline(pod.Spec.ActiveDeadlineSeconds, pod.Status.StartTime, s.clock.Now())
+	failForDeadline := deadlineExceeded && !finished
+	if failForDeadline {
+		s.event(pod, corev1.EventTypeNormal, reasonDeadlineExceeded, messageDeadlineExceeded)
+		finished = true
+	}
 	if !finished {
 		state, err = s.runContainers(ctx, pod, state, waiting, &result)
 		if err != nil {
 			return result, err
 		}
-	} else if state, err = s.stopSidecars(ctx, pod, state); err != nil {
+	} else if state, err = s.stopRunning(ctx, pod, state); err != nil {
 		return result, err
 	}
 	s.setWaiting(pod.UID, waiting)
 	status := computePodStatus(pod, statusInput{state: state, waiting: waiting, hostIP: s.hostIP, runtimeName: s.runtimeName,
 		now: s.clock.Now(), probes: s.probes, finished: finished})
+	if failForDeadline {
+		status.Phase, status.Reason, status.Message = corev1.PodFailed, reasonDeadlineExceeded, messageDeadlineExceeded
+	} else if _, left := activeDeadline(pod.Spec.ActiveDeadlineSeconds, status.StartTime, s.clock.Now()); left > 0 && !finished {
+		// Wake the pod when its deadline comes (its start time may be the
+		// one this sync just set).
+		result.requeue(left)
+	}
 	if err := s.writeStatus(ctx, pod, status); err != nil {
 		return result, err
 	}
