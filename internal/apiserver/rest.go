@@ -487,28 +487,30 @@ func (s *Server) applyUpdateRules(res *resource, obj, existing runtime.Object, t
 		return nil
 	case updateMain:
 		strategy.Default(obj)
-		strategy.PrepareForUpdate(obj, existing)
-		if res.hasSpec && !apiequality.Semantic.DeepEqual(specOf(obj), specOf(existing)) {
-			m.SetGeneration(old.GetGeneration() + 1)
-		}
-		if errs := strategy.ValidateUpdate(obj, existing); len(errs) > 0 {
-			return apierrors.NewInvalid(res.kind.GroupVersionKind().GroupKind(), old.GetName(), errs)
-		}
-		return nil
+		return applySpecUpdate(res, m, old, obj, existing, strategy.PrepareForUpdate, strategy.ValidateUpdate)
 	default:
 		sub := res.kind.Subresources[string(target)]
 		if sub == nil {
 			return apierrors.NewNotFound(res.gr, old.GetName())
 		}
-		sub.PrepareForSubresourceUpdate(obj, existing)
-		if res.hasSpec && !apiequality.Semantic.DeepEqual(specOf(obj), specOf(existing)) {
-			m.SetGeneration(old.GetGeneration() + 1)
-		}
-		if errs := sub.ValidateSubresourceUpdate(obj, existing); len(errs) > 0 {
-			return apierrors.NewInvalid(res.kind.GroupVersionKind().GroupKind(), old.GetName(), errs)
-		}
-		return nil
+		return applySpecUpdate(res, m, old, obj, existing, sub.PrepareForSubresourceUpdate, sub.ValidateSubresourceUpdate)
 	}
+}
+
+// applySpecUpdate runs the rules of an update that may change the spec
+// (of the main resource or of a subresource such as
+// pods/ephemeralcontainers): prepare obj from existing, raise the
+// generation when the spec changed, validate.
+func applySpecUpdate(res *resource, m, old metav1.Object, obj, existing runtime.Object,
+	prepare func(obj, old runtime.Object), validate func(obj, old runtime.Object) field.ErrorList) error {
+	prepare(obj, existing)
+	if res.hasSpec && !apiequality.Semantic.DeepEqual(specOf(obj), specOf(existing)) {
+		m.SetGeneration(old.GetGeneration() + 1)
+	}
+	if errs := validate(obj, existing); len(errs) > 0 {
+		return apierrors.NewInvalid(res.kind.GroupVersionKind().GroupKind(), old.GetName(), errs)
+	}
+	return nil
 }
 
 // specOf returns the Spec field of a typed object.

@@ -207,27 +207,15 @@ func TestStreaming(t *testing.T) {
 		// -f: lines written after the follow started come out, and the
 		// follow ends by itself when the container exits.
 		started := time.Now()
-		follow := plain.command(c, "logs", "-f", "--timestamps", "ticker")
-		var out syncBuffer
-		var errOut bytes.Buffer
-		follow.Stdout, follow.Stderr = &out, &errOut
-		if err := follow.Start(); err != nil {
-			t.Fatal(err)
+		follow := startRunning(t, plain.command(c, "logs", "-f", "--timestamps", "ticker"))
+		if ended, err := follow.wait(60 * time.Second); !ended {
+			t.Fatalf("logs -f did not end after the container exited; got:\n%s", follow.out.String())
+		} else if err != nil {
+			t.Fatalf("logs -f: %v\n%s", err, follow.errOut.String())
 		}
-		done := make(chan error, 1)
-		go func() { done <- follow.Wait() }()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("logs -f: %v\n%s", err, errOut.String())
-			}
-		case <-time.After(60 * time.Second):
-			_ = follow.Process.Kill()
-			t.Fatalf("logs -f did not end after the container exited; got:\n%s", out.String())
-		}
-		lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+		lines := strings.Split(strings.TrimSuffix(follow.out.String(), "\n"), "\n")
 		if len(lines) != 51 || !strings.Contains(lines[0], " start ") || !strings.HasSuffix(lines[50], " tick 50") {
-			t.Fatalf("logs -f: %d lines, want start + 50 ticks:\n%s", len(lines), out.String())
+			t.Fatalf("logs -f: %d lines, want start + 50 ticks:\n%s", len(lines), follow.out.String())
 		}
 		last, err := time.Parse(time.RFC3339Nano, strings.Fields(lines[50])[0])
 		if err != nil || !last.After(started) {
@@ -541,35 +529,24 @@ func debugContainers(t *testing.T, c *framework.Cluster, plain, attaching kubect
 	// -i attaches to the new container: what is typed reaches it and what
 	// it prints comes back. Closing stdin ends the attach (the container
 	// has no stdinOnce, as kubectl debug makes it, so it goes on running).
-	debug := attaching.command(c, "debug", "-i", "pf", "--image=localhost/web:streaming", "--image-pull-policy=Never",
+	cmd := attaching.command(c, "debug", "-i", "pf", "--image=localhost/web:streaming", "--image-pull-policy=Never",
 		"--container=echoer", "--", "web", "echo")
-	stdin, err := debug.StdinPipe()
+	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out syncBuffer
-	var errOut bytes.Buffer
-	debug.Stdout, debug.Stderr = &out, &errOut
-	if err := debug.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- debug.Wait() }()
+	debug := startRunning(t, cmd)
 	framework.WaitFor(t, 60*time.Second, "kubectl debug -i to echo what it is sent", func() (bool, error) {
 		if _, err := io.WriteString(stdin, "ping\n"); err != nil {
-			return false, fmt.Errorf("writing to kubectl debug -i: %v (stderr %q)", err, errOut.String())
+			return false, fmt.Errorf("writing to kubectl debug -i: %v (stderr %q)", err, debug.errOut.String())
 		}
-		return strings.Contains(out.String(), "ping\n"), nil
+		return strings.Contains(debug.out.String(), "ping\n"), nil
 	})
 	stdin.Close()
-	select {
-	case err := <-done:
-		if err != nil || (attaching.websocket && fallbackLog.MatchString(errOut.String())) {
-			t.Errorf("kubectl debug -i: %v\n%s", err, errOut.String())
-		}
-	case <-time.After(30 * time.Second):
-		_ = debug.Process.Kill()
-		t.Fatalf("kubectl debug -i did not end when its stdin closed; stderr:\n%s", errOut.String())
+	if ended, err := debug.wait(30 * time.Second); !ended {
+		t.Fatalf("kubectl debug -i did not end when its stdin closed; stderr:\n%s", debug.errOut.String())
+	} else if err != nil || (attaching.websocket && fallbackLog.MatchString(debug.errOut.String())) {
+		t.Errorf("kubectl debug -i: %v\n%s", err, debug.errOut.String())
 	}
 	if state := ephemeralState("echoer"); !strings.Contains(state, "running") {
 		t.Errorf("echoer's state after the attach ended: %s", state)

@@ -571,18 +571,26 @@ func TestScaleSubresource(t *testing.T) {
 // pod's UID: conditions merge by type, the pod's metadata is untouched,
 // a stale view of the pod does not conflict, and a UID that is not the
 // stored pod's (the pod was recreated under the same name) conflicts.
-func TestPodStatusStrategicMergePatch(t *testing.T) {
-	c := framework.StartInProcess(t, framework.Options{})
-	client := c.Client(t)
-	ctx := context.Background()
-	pods := client.CoreV1().Pods("default")
-	pod, err := pods.Create(ctx, &corev1.Pod{
+// startWithPodP starts an in-process server and creates pod p (labels
+// app=p, container c of image i, bound to node n1) in default.
+func startWithPodP(t *testing.T) (kubernetes.Interface, *corev1.Pod) {
+	t.Helper()
+	client := framework.StartInProcess(t, framework.Options{}).Client(t)
+	pod, err := client.CoreV1().Pods("default").Create(context.Background(), &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "p", Labels: map[string]string{"app": "p"}},
 		Spec:       corev1.PodSpec{NodeName: "n1", Containers: []corev1.Container{{Name: "c", Image: "i"}}},
 	}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return client, pod
+}
+
+func TestPodStatusStrategicMergePatch(t *testing.T) {
+	client, pod := startWithPodP(t)
+	ctx := context.Background()
+	pods := client.CoreV1().Pods("default")
+	var err error
 	// Someone else writes a condition of their own and a label; the
 	// patches below are computed from the pod as created.
 	other := pod.DeepCopy()
@@ -649,17 +657,9 @@ func TestPodStatusStrategicMergePatch(t *testing.T) {
 // defaulted, the rest of the pod does not change, and existing ones can be
 // neither changed nor removed, nor added through a plain update.
 func TestEphemeralContainersSubresource(t *testing.T) {
-	c := framework.StartInProcess(t, framework.Options{})
-	client := c.Client(t)
+	client, pod := startWithPodP(t)
 	ctx := context.Background()
 	pods := client.CoreV1().Pods("default")
-	pod, err := pods.Create(ctx, &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "p", Labels: map[string]string{"app": "p"}},
-		Spec:       corev1.PodSpec{NodeName: "n1", Containers: []corev1.Container{{Name: "c", Image: "i"}}},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
 
 	patch := `{"metadata":{"labels":{"sneaky":"yes"}},"spec":{"ephemeralContainers":[{"name":"debugger","image":"tools:1","targetContainerName":"c","stdin":true,"tty":true}]}}`
 	got, err := pods.Patch(ctx, "p", types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{}, "ephemeralcontainers")
