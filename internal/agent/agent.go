@@ -201,7 +201,7 @@ func (a *Agent) run(ctx context.Context, rt streamingRuntime, endpoint, pauseBin
 		return err
 	}
 	go func() { _ = summary.Start(ctx) }()
-	extra := map[string]http.Handler{"GET /stats/summary": summary}
+	extra := map[string]http.Handler{"GET /stats/summary": summary, "GET /pods": podListHandler(podInformer.GetStore())}
 	maps.Copy(extra, a.config.NodeAPIHandlers)
 	api, err := nodeapi.New(nodeapi.Config{
 		Address: a.config.KubeletAddress, CertDir: a.config.nodeAPICertDir(),

@@ -60,7 +60,8 @@
 //     starts it before registering, and the Node publishes its port in
 //     status.daemonEndpoints.kubeletEndpoint. It also serves
 //     /stats/summary from package stats (CRI and host figures behind
-//     kubectl top); Config.NodeAPIHandlers adds more routes.
+//     kubectl top) and /pods (podlist.go: the node's pods as a PodList);
+//     Config.NodeAPIHandlers adds more routes.
 //
 // Not done: volumes lack fsGroup ownership, SELinux labels,
 // network/CSI/ephemeral/image volume types, clusterTrustBundle

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,11 +13,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/navarch/navarch/test/framework"
 )
@@ -435,6 +439,17 @@ func proxySubresources(t *testing.T, c *framework.Cluster, k kubectlClient) {
 			t.Errorf("kubectl get --raw %s: %q, want %q", tc.path, got, tc.want)
 		}
 		t.Logf("kubectl get --raw %s: %v (kubectl start included)", tc.path, time.Since(start).Round(time.Millisecond))
+	}
+	// The kubelet's /pods: the node's pods as the agent knows them.
+	var nodePods corev1.PodList
+	raw := k.must(t, c, "", "get", "--raw", "/api/v1/nodes/"+node+"/proxy/pods")
+	if err := json.Unmarshal([]byte(raw), &nodePods); err != nil || nodePods.Kind != "PodList" {
+		t.Errorf("nodes/proxy/pods: %v, kind %q", err, nodePods.Kind)
+	}
+	if !slices.ContainsFunc(nodePods.Items, func(p corev1.Pod) bool {
+		return p.Namespace == "default" && p.Name == "pf" && p.Status.Phase == corev1.PodRunning
+	}) {
+		t.Errorf("nodes/proxy/pods lacks pod pf Running:\n%.2000s", raw)
 	}
 	_, errOut, err := k.run(t, c, "", "get", "--raw", "/api/v1/namespaces/default/services/pf:9999/proxy/")
 	if err == nil || !strings.Contains(errOut, `no service port 9999 found for service "pf"`) {

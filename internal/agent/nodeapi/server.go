@@ -136,7 +136,8 @@ func (s *Server) routes() (mux *http.ServeMux, err error) {
 		mux.HandleFunc(method+" /attach/{namespace}/{pod}/{container}", s.serveAttach)
 		mux.HandleFunc(method+" /portForward/{namespace}/{pod}", s.servePortForward)
 	}
-	// More routes (/stats/summary for metrics) come from Config.Extra.
+	// More routes (/stats/summary for metrics, /pods) come from
+	// Config.Extra.
 	for pattern, h := range s.cfg.Extra {
 		mux.Handle(pattern, h)
 	}
