@@ -90,10 +90,11 @@ type StatusStrategy interface {
 }
 
 // SubresourceStrategy holds the rules of a subresource that writes one
-// part of an object (pods/ephemeralcontainers). The API server keeps
-// metadata (except resourceVersion) from old and raises the generation
-// when the spec changed; the strategy keeps everything else that the
-// subresource does not own.
+// part of an object (pods/ephemeralcontainers). The API server keeps the
+// metadata it owns (uid, creation time, generation, ...) from old and
+// raises the generation when the spec changed; the strategy keeps from
+// old everything else the subresource does not own, labels and
+// annotations included.
 type SubresourceStrategy interface {
 	// PrepareForSubresourceUpdate copies from old everything the
 	// subresource may not change.
