@@ -289,7 +289,7 @@ func (a *Agent) run(ctx context.Context, rt streamingRuntime, endpoint, pauseBin
 	syncer := (&podSyncer{
 		runtime: rt, client: a.client, recorder: recorder, objects: apiObjects{a.client}, volumes: volumes,
 		nodeName: a.config.NodeName, hostIP: facts.ip.String(), runtimeName: version.RuntimeName,
-		logRoot: a.config.podLogDir(),
+		logRoot: a.config.podLogDir(), seccompRoot: a.config.seccompDir(),
 		dns: dnsSettings{
 			clusterDNS: a.config.ClusterDNS, clusterDomain: a.config.ClusterDomain,
 			host: readHostResolv(a.config.ResolvConf),

@@ -160,6 +160,10 @@ func (c Config) nodeAPICertDir() string { return filepath.Join(c.DataDir, "pki")
 // podLogDir is the root of the pods' log directories.
 func (c Config) podLogDir() string { return filepath.Join(c.DataDir, "pods") }
 
+// seccompDir holds the seccomp profiles that pods name with
+// seccompProfile type Localhost (the kubelet's <root-dir>/seccomp).
+func (c Config) seccompDir() string { return filepath.Join(c.DataDir, "seccomp") }
+
 // volumeDir is the root of the pods' volume directories (package volume).
 func (c Config) volumeDir() string { return filepath.Join(c.DataDir, "volumes") }
 

@@ -33,6 +33,9 @@
 //     containers; sidecars (restartPolicy Always) kept running.
 //   - ephemeral.go: ephemeral containers (kubectl debug) run once, in the
 //     PID namespace of their target container when they name one.
+//   - securitycontext.go: runAsNonRoot checked against the image's user
+//     before a container is created; seccomp profiles.
+//   - deadline.go: spec.activeDeadlineSeconds.
 //   - probes.go: the bridge to package prober, whose workers probe the
 //     containers and wake a pod's worker when a result changes; a failed
 //     liveness or startup probe restarts the container.
@@ -66,5 +69,6 @@
 // Not done: volumes lack fsGroup ownership, SELinux labels,
 // network/CSI/ephemeral/image volume types, clusterTrustBundle
 // projections, and teardown when a pod finishes (its volumes go when it
-// is deleted; see package volume). No probe-level metrics.
+// is deleted; see package volume). No probe-level metrics, no in-place
+// resize (pods/resize), no AppArmor profiles.
 package agent

@@ -191,6 +191,43 @@ func TestAgentEndToEnd(t *testing.T) {
 		deleteAndWait(t, client, "missing")
 	})
 
+	t.Run("security context: runAsNonRoot, runAsUser, seccomp", func(t *testing.T) {
+		// The image has no user: it would run as root.
+		root := webPod()
+		root.Name = "nonroot"
+		root.Spec.SecurityContext = &corev1.PodSecurityContext{RunAsNonRoot: ptr.To(true)}
+		mustCreate(t, client, root)
+		waitPod(t, client, "nonroot", "refused to run as root", func(p *corev1.Pod) bool {
+			if len(p.Status.ContainerStatuses) == 0 || p.Status.ContainerStatuses[0].State.Waiting == nil {
+				return false
+			}
+			w := p.Status.ContainerStatuses[0].State.Waiting
+			return w.Reason == "CreateContainerConfigError" && strings.Contains(w.Message, "container has runAsNonRoot and image will run as root")
+		})
+		deleteAndWait(t, client, "nonroot")
+
+		confined := webPod()
+		confined.Name = "confined"
+		confined.Spec.RestartPolicy = corev1.RestartPolicyNever
+		confined.Spec.SecurityContext = &corev1.PodSecurityContext{RunAsNonRoot: ptr.To(true), RunAsUser: ptr.To(int64(1000)),
+			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}}
+		confined.Spec.Containers[0].Args = []string{"cat", "/proc/self/status"}
+		mustCreate(t, client, confined)
+		done := waitPod(t, client, "confined", "Succeeded", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodSucceeded })
+		data, err := os.ReadFile(filepath.Join(dataDir, "pods", fmt.Sprintf("default_confined_%s", done.UID), "web", "0.log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// CRI log lines: "TIME stdout F Name:\tweb".
+		status := string(data)
+		for _, want := range []string{"F Uid:\t1000\t", "F Seccomp:\t2\n"} {
+			if !strings.Contains(status, want) {
+				t.Errorf("/proc/self/status of the confined container lacks %q:\n%s", want, status)
+			}
+		}
+		deleteAndWait(t, client, "confined")
+	})
+
 	t.Run("a deleted pod shows Terminating, then its final status", func(t *testing.T) {
 		slow := webPod()
 		slow.Name = "slow"
@@ -547,6 +584,10 @@ func mustCreate(t *testing.T, client kubernetes.Interface, obj any) {
 		_, err = client.CoreV1().ConfigMaps(o.Namespace).Create(context.Background(), o, metav1.CreateOptions{})
 	case *corev1.Secret:
 		_, err = client.CoreV1().Secrets(o.Namespace).Create(context.Background(), o, metav1.CreateOptions{})
+	case *corev1.Pod:
+		_, err = client.CoreV1().Pods(o.Namespace).Create(context.Background(), o, metav1.CreateOptions{})
+	default:
+		t.Fatalf("mustCreate: no create for %T", obj)
 	}
 	if err != nil {
 		t.Fatalf("create: %v", err)

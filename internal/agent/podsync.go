@@ -74,7 +74,9 @@ type podSyncer struct {
 	// runtimeName prefixes container ids in status ("containerd").
 	runtimeName string
 	// logRoot is the root of the pods' log directories.
-	logRoot        string
+	logRoot string
+	// seccompRoot holds the Localhost seccomp profiles pods name.
+	seccompRoot    string
 	dns            dnsSettings
 	allocatable    corev1.ResourceList
 	memoryCapacity int64
@@ -375,6 +377,18 @@ func (s *podSyncer) startContainer(ctx context.Context, run *podRun, c *corev1.C
 	if !s.ensureImage(ctx, pod, c, sandboxCfg, waiting, result) {
 		return false, nil
 	}
+	if nonRoot, _ := effectiveRunAsNonRoot(pod, c); nonRoot {
+		img, err := s.runtime.ImageStatus(ctx, &runtimeapi.ImageSpec{Image: c.Image})
+		if err != nil {
+			return false, err
+		}
+		if err := verifyRunAsNonRoot(pod, c, img); err != nil {
+			s.event(ref, corev1.EventTypeWarning, eventFailed, "Error: %v", err)
+			waiting[c.Name] = waitingReason{reason: reasonCreateContainerConfigError, message: err.Error()}
+			result.requeue(retryInterval)
+			return false, nil
+		}
+	}
 	env, err := makeEnv(ctx, pod, c, envContext{podIP: podIP, hostIP: s.hostIP, allocatable: s.allocatable, objects: s.objects})
 	if err != nil {
 		var cfgErr errConfig
@@ -388,6 +402,7 @@ func (s *podSyncer) startContainer(ctx context.Context, run *podRun, c *corev1.C
 	}
 	cfg := containerConfig(pod, c, attempt, env, c.Image, s.memoryCapacity)
 	cfg.Annotations[annotationImage] = c.Image
+	cfg.Linux.SecurityContext.Seccomp = seccompProfile(pod, c, s.seccompRoot)
 	if target := ephemeralTarget(pod, c.Name); target != "" {
 		// A debugging container sees the processes of the container it
 		// targets: it joins that container's PID namespace.

@@ -103,6 +103,20 @@ func (f *Runtime) AddImage(ref string) {
 	f.images[ref] = &runtimeapi.Image{Id: "sha256:" + fmt.Sprintf("%064x", len(f.images)+1), RepoTags: []string{ref}}
 }
 
+// SetImageUser sets the user an added image runs as: a uid, or (uid
+// nil) a user name, as containerd reports the image's config.
+func (f *Runtime) SetImageUser(ref string, uid *int64, username string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if img, ok := f.images[ref]; ok {
+		img.Username = username
+		img.Uid = nil
+		if uid != nil {
+			img.Uid = &runtimeapi.Int64Value{Value: *uid}
+		}
+	}
+}
+
 // AddRegistryImage makes PullImage of ref succeed.
 func (f *Runtime) AddRegistryImage(ref string) {
 	f.mu.Lock()

@@ -23,6 +23,7 @@ import (
 //	web serve PORT TEXT           answer HTTP on PORT with "TEXT path=PATH"
 //	web ps                        print "PID COMMAND LINE" for each process
 //	                              this container sees
+//	web cat FILE...               print the files
 //
 // ok is false when args name no subcommand (web then serves as usual).
 func runTool(args []string) (code int, ok bool) {
@@ -77,6 +78,16 @@ func runTool(args []string) (code int, ok bool) {
 		}))
 		fmt.Fprintln(os.Stderr, err)
 		return 1, true
+	case "cat":
+		for _, name := range args[1:] {
+			data, err := os.ReadFile(name)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 1, true
+			}
+			_, _ = os.Stdout.Write(data)
+		}
+		return 0, true
 	case "ps":
 		entries, err := os.ReadDir("/proc")
 		if err != nil {
@@ -99,6 +110,6 @@ func runTool(args []string) (code int, ok bool) {
 }
 
 func usage() (int, bool) {
-	fmt.Fprintln(os.Stderr, "usage: web [exit N | echo | print WORD... | stderr WORD... | ticker COUNT INTERVAL N | serve PORT TEXT | ps | sleep SECONDS | check URL | get URL [N] | apiget [-anonymous] URL]")
+	fmt.Fprintln(os.Stderr, "usage: web [exit N | echo | print WORD... | stderr WORD... | ticker COUNT INTERVAL N | serve PORT TEXT | ps | cat FILE... | sleep SECONDS | check URL | get URL [N] | apiget [-anonymous] URL]")
 	return 2, true
 }
