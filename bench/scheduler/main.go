@@ -301,6 +301,18 @@ func run(o options) error {
 		benchCPU, r.lastRunning.Seconds(), runtime.NumCPU())
 	fmt.Printf("writes (etcd revisions) from the start to the last Running: %d, %.2f per pod (%.2f beyond the idle nodes' %.0f/s)\n",
 		writes, float64(writes)/float64(o.pods), (float64(writes)-idleWrites*r.lastRunning.Seconds())/float64(o.pods), idleWrites)
+	if events, err := client.CoreV1().Events("default").List(ctx, metav1.ListOptions{}); err != nil {
+		fmt.Fprintln(os.Stderr, "bench: listing events:", err)
+	} else {
+		byReason := map[string]int{}
+		for _, e := range events.Items {
+			byReason[e.Reason]++
+			if e.Type == corev1.EventTypeWarning {
+				fmt.Printf("  warning event %s: %s\n", e.Reason, e.Message)
+			}
+		}
+		fmt.Printf("events stored in default: %d %v\n", len(events.Items), byReason)
+	}
 	anon, file := benchserver.MemoryMiB(cmd.Process.Pid)
 	fmt.Printf("server RSS with %d nodes and %d pods: %.1f MiB (target < 600 MiB): %.1f MiB anonymous, %.1f MiB file (etcd's mapped database)\n",
 		o.nodes, o.pods, benchserver.RSSMiB(cmd.Process.Pid), anon, file)

@@ -206,7 +206,8 @@ func (s *Server) createObject(ctx context.Context, res *resource, namespace stri
 	} else {
 		m.SetNamespace("")
 	}
-	if m.GetName() == "" && m.GetGenerateName() != "" {
+	generatedName := m.GetName() == "" && m.GetGenerateName() != ""
+	if generatedName {
 		m.SetName(generateName(m.GetGenerateName()))
 	}
 	if m.GetName() == "" {
@@ -242,17 +243,34 @@ func (s *Server) createObject(ctx context.Context, res *resource, namespace stri
 	if isDryRun {
 		return obj, nil
 	}
-	stored, err := res.toStored(obj)
-	if err != nil {
-		return nil, apierrors.NewInternalError(err)
-	}
 	out := res.newStored()
-	if err := res.store.Create(ctx, res.key(m.GetNamespace(), m.GetName()), stored, out); err != nil {
+	for attempt := 1; ; attempt++ {
+		stored, err := res.toStored(obj)
+		if err != nil {
+			s.releaseCreate(ctx, res, obj)
+			return nil, apierrors.NewInternalError(err)
+		}
+		err = res.store.Create(ctx, res.key(m.GetNamespace(), m.GetName()), stored, out)
+		if err == nil {
+			break
+		}
+		// Five random characters collide: among 10,000 pods of one
+		// ReplicaSet, a few times. As upstream since 1.32, a generated
+		// name that is taken is generated again rather than failing.
+		if generatedName && storage.IsExists(err) && attempt < maxNameGenerationAttempts {
+			m.SetName(generateName(m.GetGenerateName()))
+			continue
+		}
 		s.releaseCreate(ctx, res, obj)
 		return nil, storageError(err, res.gr, m.GetName())
 	}
 	return res.toServed(out)
 }
+
+// maxNameGenerationAttempts is how many names a create with generateName
+// tries before it answers AlreadyExists (upstream's
+// maxNameGenerationCreateAttempts).
+const maxNameGenerationAttempts = 8
 
 // prepareObjectMetaForCreate sets the fields the server owns on a new
 // object and clears the ones a client may not set.
