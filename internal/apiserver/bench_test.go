@@ -33,14 +33,26 @@ const benchNamespace = "bench"
 // whose namespace benchNamespace exists.
 func benchServer(b *testing.B) http.Handler {
 	b.Helper()
-	store := etcdStore(b)
+	s := cachedServer(b)
+	s.SetReady()
+	h := s.Handler()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: benchNamespace}}
+	benchDo(b, h, http.MethodPost, "/api/v1/namespaces", ns, http.StatusCreated)
+	return h
+}
+
+// cachedServer returns a server on an embedded etcd of its own with its
+// watch caches running and filled, stopped when the test ends.
+func cachedServer(tb testing.TB) *Server {
+	tb.Helper()
+	store := etcdStore(tb)
 	// Stop the caches before etcd (cleanups run last first).
 	ctx, cancel := context.WithCancel(context.Background())
 	var caches sync.WaitGroup
-	b.Cleanup(func() { cancel(); caches.Wait() })
+	tb.Cleanup(func() { cancel(); caches.Wait() })
 	s, err := New(Config{Storage: store, Kinds: builtin.Kinds(), WatchCache: true})
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	for _, c := range s.cachers {
 		caches.Add(1)
@@ -50,13 +62,9 @@ func benchServer(b *testing.B) http.Handler {
 		}()
 	}
 	if err := s.WaitForWatchCaches(ctx); err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	s.SetReady()
-	h := s.Handler()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: benchNamespace}}
-	benchDo(b, h, http.MethodPost, "/api/v1/namespaces", ns, http.StatusCreated)
-	return h
+	return s
 }
 
 // benchDo sends obj, protobuf encoded, and fails unless the answer has code.

@@ -111,26 +111,33 @@ func (s *Server) listOptions(r *http.Request, res *resource) (metav1.ListOptions
 	if err := decodeQuery(r, &opts); err != nil {
 		return opts, storage.ListOptions{}, err
 	}
+	sopts, err := storageListOptions(res, opts)
+	return opts, sopts, err
+}
+
+// storageListOptions checks the options of a list or watch of res and
+// turns them into the storage's.
+func storageListOptions(res *resource, opts metav1.ListOptions) (storage.ListOptions, error) {
 	label, err := labels.Parse(opts.LabelSelector)
 	if err != nil {
-		return opts, storage.ListOptions{}, apierrors.NewBadRequest(fmt.Sprintf("unable to parse requirement: %v", err))
+		return storage.ListOptions{}, apierrors.NewBadRequest(fmt.Sprintf("unable to parse requirement: %v", err))
 	}
 	fieldSel, err := fields.ParseSelector(opts.FieldSelector)
 	if err != nil {
-		return opts, storage.ListOptions{}, apierrors.NewBadRequest(fmt.Sprintf("invalid field selector: %v", err))
+		return storage.ListOptions{}, apierrors.NewBadRequest(fmt.Sprintf("invalid field selector: %v", err))
 	}
 	for _, req := range fieldSel.Requirements() {
 		if !res.fields.Has(req.Field) {
-			return opts, storage.ListOptions{}, apierrors.NewBadRequest(fmt.Sprintf("field label not supported: %s", req.Field))
+			return storage.ListOptions{}, apierrors.NewBadRequest(fmt.Sprintf("field label not supported: %s", req.Field))
 		}
 	}
 	if opts.Continue != "" && opts.ResourceVersion != "" && opts.ResourceVersion != "0" {
-		return opts, storage.ListOptions{}, apierrors.NewBadRequest("specifying resource version is not allowed when using continue")
+		return storage.ListOptions{}, apierrors.NewBadRequest("specifying resource version is not allowed when using continue")
 	}
 	if opts.ResourceVersionMatch != "" && opts.ResourceVersion == "" {
-		return opts, storage.ListOptions{}, apierrors.NewBadRequest("resourceVersionMatch is forbidden unless resourceVersion is provided")
+		return storage.ListOptions{}, apierrors.NewBadRequest("resourceVersionMatch is forbidden unless resourceVersion is provided")
 	}
-	return opts, storage.ListOptions{
+	return storage.ListOptions{
 		ResourceVersion:      opts.ResourceVersion,
 		ResourceVersionMatch: opts.ResourceVersionMatch,
 		Predicate: storage.Predicate{

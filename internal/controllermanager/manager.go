@@ -7,11 +7,13 @@ import (
 	"sync"
 	"time"
 
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/klog/v2"
@@ -51,12 +53,24 @@ type Named struct {
 	New  NewControllerFunc
 }
 
+// LocalSource is where the informers of one kind read, instead of
+// through the API client: the API server in this process
+// (apiserver.Server.LocalListerWatcher).
+type LocalSource struct {
+	// Object is an empty object of the kind, as informer factories key
+	// their informers (&corev1.Pod{}).
+	Object runtime.Object
+	// ListerWatcher lists and watches every object of the kind.
+	ListerWatcher cache.ListerWatcher
+}
+
 // Manager runs controllers while it holds the lease.
 type Manager struct {
 	clients     Clients
 	client      kubernetes.Interface
 	controllers []Named
 	identity    string
+	local       []LocalSource
 }
 
 // New returns a manager for the given controllers (clients.Informers is
@@ -64,6 +78,12 @@ type Manager struct {
 func New(clients Clients, controllers []Named) *Manager {
 	host, _ := os.Hostname()
 	return &Manager{clients: clients, client: clients.Kube, controllers: controllers, identity: host + "_" + string(uuid.NewUUID())}
+}
+
+// ReadLocally makes the informers of the kinds of sources read from
+// them. Call it before Start.
+func (m *Manager) ReadLocally(sources ...LocalSource) {
+	m.local = append(m.local, sources...)
 }
 
 // Start campaigns for the lease and runs the controllers while leading.
@@ -106,6 +126,15 @@ func (m *Manager) Start(ctx context.Context) error {
 // waits for ctx to end.
 func (m *Manager) runControllers(ctx context.Context) error {
 	factory := informers.NewSharedInformerFactory(m.client, 0)
+	for _, src := range m.local {
+		// The factory makes an informer per kind once: registered first,
+		// this one is what every controller gets, with the namespace
+		// index the factory's own informers have.
+		factory.InformerFor(src.Object, func(kubernetes.Interface, time.Duration) cache.SharedIndexInformer {
+			return cache.NewSharedIndexInformer(src.ListerWatcher, src.Object, 0,
+				cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+		})
+	}
 	clients := m.clients
 	clients.Informers = factory
 	var started []Controller

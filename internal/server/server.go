@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/informers"
@@ -164,6 +165,14 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("server: loopback client: %w", err)
 	}
 	manager := controllermanager.New(controllermanager.Clients{Kube: client, Dynamic: dyn, Metadata: md}, cfg.Controllers)
+	// The controllers' and the scheduler's pods come from the watch cache
+	// itself: a pod changes three times on its way to Running, and each
+	// change was encoded for them and decoded again.
+	podSource, err := api.LocalListerWatcher(corev1.SchemeGroupVersion.WithResource("pods"))
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	manager.ReadLocally(controllermanager.LocalSource{Object: &corev1.Pod{}, ListerWatcher: podSource})
 	if cfg.Agent {
 		// The local agent is the node's own user, as its client
 		// certificate would make it.

@@ -1,0 +1,107 @@
+package apiserver
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/tools/cache"
+)
+
+// TestLocalListerWatcher checks the in-process informers' source: a list
+// from storage, then a watch of the watch cache's objects that honours
+// selectors, the client's timeout and Stop.
+func TestLocalListerWatcher(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s := cachedServer(t)
+	s.SetReady()
+	post := func(path string, obj runtime.Object) {
+		t.Helper()
+		info, _ := serializerFor(runtime.ContentTypeProtobuf)
+		data, err := runtime.Encode(codecFor(info, corev1.SchemeGroupVersion), obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(data))
+		r.Header.Set("Content-Type", runtime.ContentTypeProtobuf)
+		w := httptest.NewRecorder()
+		s.Handler().ServeHTTP(w, r)
+		if w.Code != http.StatusCreated {
+			t.Fatalf("POST %s: %d %s", path, w.Code, w.Body.String())
+		}
+	}
+	pod := func(name, app string) *corev1.Pod {
+		return &corev1.Pod{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
+			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"app": app}},
+			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "web:1"}}},
+		}
+	}
+	post("/api/v1/namespaces", &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ns"}})
+	post("/api/v1/namespaces/ns/pods", pod("a", "web"))
+
+	if _, err := s.LocalListerWatcher(schema.GroupVersionResource{Version: "v1", Resource: "widgets"}); err == nil {
+		t.Error("LocalListerWatcher of an unknown resource: no error")
+	}
+	lw, err := s.LocalListerWatcher(corev1.SchemeGroupVersion.WithResource("pods"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lwc := lw.(cache.ListerWatcherWithContext)
+	listed, err := lwc.ListWithContext(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, ok := listed.(*corev1.PodList)
+	if !ok || len(list.Items) != 1 || list.Items[0].Name != "a" || list.ResourceVersion == "" {
+		t.Fatalf("list: %#v, want a PodList of pod a with a resourceVersion", listed)
+	}
+	if _, err := lwc.ListWithContext(ctx, metav1.ListOptions{LabelSelector: "app in (web"}); !apierrors.IsBadRequest(err) {
+		t.Errorf("list with a bad selector: %v, want BadRequest", err)
+	}
+
+	w, err := lwc.WatchWithContext(ctx, metav1.ListOptions{ResourceVersion: list.ResourceVersion, LabelSelector: "app=web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	post("/api/v1/namespaces/ns/pods", pod("b", "db"))
+	post("/api/v1/namespaces/ns/pods", pod("c", "web"))
+	select {
+	case ev := <-w.ResultChan():
+		got, ok := ev.Object.(*corev1.Pod)
+		if ev.Type != watch.Added || !ok || got.Name != "c" || got.Namespace != "ns" {
+			t.Fatalf("watch event %s %T %v, want ADDED of pod ns/c", ev.Type, ev.Object, ev.Object)
+		}
+	case <-ctx.Done():
+		t.Fatal("no watch event for pod c")
+	}
+	w.Stop()
+	for range w.ResultChan() {
+	}
+
+	timeout := int64(1)
+	w, err = lwc.WatchWithContext(ctx, metav1.ListOptions{ResourceVersion: list.ResourceVersion, TimeoutSeconds: &timeout, LabelSelector: "app=none"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		select {
+		case _, open := <-w.ResultChan():
+			if !open {
+				return
+			}
+		case <-ctx.Done():
+			t.Fatal("a watch with timeoutSeconds 1 did not end")
+		}
+	}
+}
