@@ -42,7 +42,7 @@ func (s *Simulator) heartbeat(ctx context.Context) {
 // renewAll renews every node's Lease once (at start).
 func (s *Simulator) renewAll(ctx context.Context) {
 	_ = s.forEachNode(ctx, s.nodes, func(ctx context.Context, n *simNode) error {
-		if err := s.renewLease(ctx, n); err != nil {
+		if err := s.renewLease(ctx, n); err != nil && ctx.Err() == nil {
 			klog.FromContext(ctx).Error(err, "renewing lease", "node", n.name)
 		}
 		return nil
@@ -58,10 +58,11 @@ func (s *Simulator) beat(ctx context.Context, n *simNode) {
 		return
 	}
 	logger := klog.FromContext(ctx)
-	if err := s.renewLease(ctx, n); err != nil {
+	// A beat cut short because the simulator stops is not an error.
+	if err := s.renewLease(ctx, n); err != nil && ctx.Err() == nil {
 		logger.Error(err, "renewing lease", "node", n.name)
 	}
-	if err := s.reportStatus(ctx, n); err != nil {
+	if err := s.reportStatus(ctx, n); err != nil && ctx.Err() == nil {
 		logger.Error(err, "reporting node status", "node", n.name)
 	}
 	if n.resync.Swap(false) {
