@@ -14,6 +14,19 @@ import (
 	"github.com/navarch/navarch/internal/storage"
 )
 
+// LocalCreate creates obj, an object of the resource gvr, in namespace
+// ("" for a cluster-scoped kind) as a POST by a client in this process
+// does: with the same defaults, admission, validation and errors, but
+// without encoding obj, decoding it again and the same for the answer.
+// obj is the server's once passed; the object returned is the caller's.
+func (s *Server) LocalCreate(ctx context.Context, gvr schema.GroupVersionResource, namespace string, obj runtime.Object) (runtime.Object, error) {
+	res, ok := s.resources[gvr]
+	if !ok || res.kind.Namespaced != (namespace != "") {
+		return nil, notFoundPath()
+	}
+	return s.createObject(storage.WithWrittenResult(ctx), res, namespace, obj, false)
+}
+
 // LocalListerWatcher returns a cache.ListerWatcher of the resource gvr in
 // all namespaces for an informer in this process, which reads the
 // server's storage without the HTTP round trip: a list is read from etcd

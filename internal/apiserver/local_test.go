@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -103,5 +104,56 @@ func TestLocalListerWatcher(t *testing.T) {
 		case <-ctx.Done():
 			t.Fatal("a watch with timeoutSeconds 1 did not end")
 		}
+	}
+}
+
+// TestLocalCreate checks that a create in process gets what a POST gets:
+// defaults, a generated name, validation and its errors.
+func TestLocalCreate(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s := cachedServer(t)
+	s.SetReady()
+	pods := corev1.SchemeGroupVersion.WithResource("pods")
+	newPod := func() *corev1.Pod {
+		return &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{GenerateName: "web-", Labels: map[string]string{"app": "web"}},
+			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "web:1"}}},
+		}
+	}
+	if _, err := s.LocalCreate(ctx, pods, "ns", newPod()); !apierrors.IsNotFound(err) {
+		t.Errorf("create in a namespace that does not exist: %v, want NotFound", err)
+	}
+	if _, err := s.LocalCreate(ctx, corev1.SchemeGroupVersion.WithResource("namespaces"), "", &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ns"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.LocalCreate(ctx, pods, "", newPod()); !apierrors.IsNotFound(err) {
+		t.Errorf("create of a namespaced kind without a namespace: %v, want NotFound", err)
+	}
+
+	pod := newPod()
+	out, err := s.LocalCreate(ctx, pods, "ns", pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := out.(*corev1.Pod)
+	if len(pod.Name) != len("web-")+5 || created.Name != pod.Name || created.UID == "" || created.ResourceVersion == "" {
+		t.Fatalf("created %q (uid %q, resourceVersion %q) from generateName web-", created.Name, created.UID, created.ResourceVersion)
+	}
+	r := httptest.NewRequest(http.MethodGet, "/api/v1/namespaces/ns/pods/"+pod.Name, nil)
+	w := httptest.NewRecorder()
+	s.Handler().ServeHTTP(w, r)
+	if w.Code != http.StatusOK {
+		t.Fatalf("GET of the pod created: %d %s", w.Code, w.Body.String())
+	}
+	if !bytes.Contains(w.Body.Bytes(), []byte(`"terminationMessagePath":"/dev/termination-log"`)) {
+		t.Errorf("the pod created was not defaulted: %s", w.Body.String())
+	}
+
+	bad := newPod()
+	bad.Spec.Containers[0].Name = "Not_A_Name"
+	_, err = s.LocalCreate(ctx, pods, "ns", bad)
+	if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "spec.containers[0].name") {
+		t.Errorf("create of an invalid pod: %v, want Invalid naming spec.containers[0].name", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -190,6 +191,53 @@ func TestRealPodControl(t *testing.T) {
 			}
 			if diff := cmp.Diff(tc.wantEvents, got); diff != "" {
 				t.Errorf("events (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestRealPodControlCreator checks that a PodControl with a creator
+// creates through it, not through its client, and records its events with
+// the name the creator reports.
+func TestRealPodControlCreator(t *testing.T) {
+	yes := true
+	ref := &metav1.OwnerReference{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "web", UID: "owner-uid", Controller: &yes, BlockOwnerDeletion: &yes}
+	template := &corev1.PodTemplateSpec{
+		ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "nginx"}}},
+	}
+	for _, tc := range []struct {
+		name      string
+		createErr error
+		wantEvent string
+	}{
+		{name: "created", wantEvent: "Normal SuccessfulCreate Created pod: web-abcde"},
+		{name: "refused", createErr: apierrors.NewForbidden(corev1.Resource("pods"), "", errors.New("quota")),
+			wantEvent: "Warning FailedCreate Error creating: pods is forbidden: quota"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			client := fake.NewClientset()
+			recorder := record.NewFakeRecorder(10)
+			var got []*corev1.Pod
+			create := func(_ context.Context, namespace string, pod *corev1.Pod) (string, error) {
+				if namespace != "ns" {
+					t.Errorf("created in namespace %q, want ns", namespace)
+				}
+				got = append(got, pod)
+				return "web-abcde", tc.createErr
+			}
+			err := RealPodControl{Client: client, Recorder: recorder, Create: create}.CreatePods(context.Background(), "ns", template, testOwner(false), ref)
+			if (err != nil) != (tc.createErr != nil) {
+				t.Fatalf("err = %v, want %v", err, tc.createErr)
+			}
+			if len(got) != 1 || got[0].GenerateName != "web-" || got[0].Labels["app"] != "web" || len(got[0].OwnerReferences) != 1 {
+				t.Fatalf("the creator got %+v, want one pod from the template", got)
+			}
+			if actions := client.Actions(); len(actions) != 0 {
+				t.Errorf("the client was used: %v", actions)
+			}
+			if e := <-recorder.Events; e != tc.wantEvent {
+				t.Errorf("event %q, want %q", e, tc.wantEvent)
 			}
 		})
 	}

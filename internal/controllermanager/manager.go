@@ -17,6 +17,8 @@ import (
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/klog/v2"
+
+	"github.com/navarch/navarch/internal/controller"
 )
 
 // Lease timings, as kube-controller-manager's defaults: a dead leader is
@@ -41,6 +43,9 @@ type Clients struct {
 	Dynamic   dynamic.Interface
 	Metadata  metadata.Interface
 	Informers informers.SharedInformerFactory
+	// CreatePod, when set, is how controllers create pods: the API
+	// server of this process, without the HTTP round trip.
+	CreatePod controller.PodCreator
 }
 
 // NewControllerFunc builds a controller. It is called each time the

@@ -164,11 +164,19 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("server: loopback client: %w", err)
 	}
-	manager := controllermanager.New(controllermanager.Clients{Kube: client, Dynamic: dyn, Metadata: md}, cfg.Controllers)
+	// Controllers create their pods in process too (ADR 003).
+	pods := corev1.SchemeGroupVersion.WithResource("pods")
+	createPod := func(ctx context.Context, namespace string, pod *corev1.Pod) (string, error) {
+		if _, err := api.LocalCreate(ctx, pods, namespace, pod); err != nil {
+			return "", err
+		}
+		return pod.Name, nil
+	}
+	manager := controllermanager.New(controllermanager.Clients{Kube: client, Dynamic: dyn, Metadata: md, CreatePod: createPod}, cfg.Controllers)
 	// The controllers' and the scheduler's pods come from the watch cache
 	// itself: a pod changes three times on its way to Running, and each
 	// change was encoded for them and decoded again.
-	podSource, err := api.LocalListerWatcher(corev1.SchemeGroupVersion.WithResource("pods"))
+	podSource, err := api.LocalListerWatcher(pods)
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}

@@ -53,7 +53,9 @@ type Controller struct {
 
 	// podControl and recorder are set by Start unless a test set them.
 	podControl controller.PodControl
-	recorder   record.EventRecorder
+	// createPod is the podControl's creator (CreatePodsWith).
+	createPod controller.PodCreator
+	recorder  record.EventRecorder
 }
 
 // New returns a controller fed by the Pod, Node, DaemonSet and
@@ -110,6 +112,10 @@ func New(client kubernetes.Interface,
 	return c
 }
 
+// CreatePodsWith makes the controller create pods with create rather than
+// its client. Call it before Start.
+func (c *Controller) CreatePodsWith(create controller.PodCreator) { c.createPod = create }
+
 // Start waits for the caches, then runs DaemonSets until ctx ends. It
 // returns nil when ctx ends, or an error if the caches never synced.
 func (c *Controller) Start(ctx context.Context) error {
@@ -119,7 +125,7 @@ func (c *Controller) Start(ctx context.Context) error {
 		c.recorder = recorder
 	}
 	if c.podControl == nil {
-		c.podControl = controller.RealPodControl{Client: c.client, Recorder: c.recorder}
+		c.podControl = controller.RealPodControl{Client: c.client, Recorder: c.recorder, Create: c.createPod}
 	}
 	if err := controller.WaitForCaches(ctx, "daemonset", c.synced...); err != nil {
 		c.queue.ShutDown()

@@ -122,6 +122,15 @@ func New(client kubernetes.Interface, replicaSets appsinformers.ReplicaSetInform
 	return c
 }
 
+// CreatePodsWith makes the controller create pods with create rather than
+// its client. Call it before Start.
+func (c *Controller) CreatePodsWith(create controller.PodCreator) {
+	if real, ok := c.podControl.(controller.RealPodControl); ok {
+		real.Create = create
+		c.podControl = real
+	}
+}
+
 // Start waits for the caches, then syncs ReplicaSets until ctx ends. It
 // returns nil when ctx ends.
 func (c *Controller) Start(ctx context.Context) error {

@@ -53,7 +53,11 @@ func Controllers(cfg Config) []cm.Named {
 			return garbagecollector.New(c.Kube, c.Metadata, garbagecollector.DefaultConfig()), nil
 		}},
 		{Name: "replicaset", New: func(c cm.Clients) (cm.Controller, error) {
-			return replicaset.New(c.Kube, c.Informers.Apps().V1().ReplicaSets(), c.Informers.Core().V1().Pods()), nil
+			rs := replicaset.New(c.Kube, c.Informers.Apps().V1().ReplicaSets(), c.Informers.Core().V1().Pods())
+			if c.CreatePod != nil {
+				rs.CreatePodsWith(c.CreatePod)
+			}
+			return rs, nil
 		}},
 		{Name: "deployment", New: func(c cm.Clients) (cm.Controller, error) {
 			a := c.Informers.Apps().V1()
@@ -65,10 +69,18 @@ func Controllers(cfg Config) []cm.Named {
 		}},
 		{Name: "daemonset", New: func(c cm.Clients) (cm.Controller, error) {
 			a, core := c.Informers.Apps().V1(), c.Informers.Core().V1()
-			return daemonset.New(c.Kube, core.Pods(), core.Nodes(), a.DaemonSets(), a.ControllerRevisions()), nil
+			ds := daemonset.New(c.Kube, core.Pods(), core.Nodes(), a.DaemonSets(), a.ControllerRevisions())
+			if c.CreatePod != nil {
+				ds.CreatePodsWith(c.CreatePod)
+			}
+			return ds, nil
 		}},
 		{Name: "job", New: func(c cm.Clients) (cm.Controller, error) {
-			return job.New(c.Kube, c.Informers.Core().V1().Pods(), c.Informers.Batch().V1().Jobs()), nil
+			j := job.New(c.Kube, c.Informers.Core().V1().Pods(), c.Informers.Batch().V1().Jobs())
+			if c.CreatePod != nil {
+				j.CreatePodsWith(c.CreatePod)
+			}
+			return j, nil
 		}},
 		{Name: "cronjob", New: func(c cm.Clients) (cm.Controller, error) {
 			b := c.Informers.Batch().V1()
