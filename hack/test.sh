@@ -39,8 +39,8 @@ echo "== go test"
 # client-go's cache mutation detector, in the tests and in the servers and
 # agents they start: informers keep a copy of each object and fail the
 # process when one changes. The server's pod informer shares the watch
-# cache's objects (docs/adr/003-in-process-pod-reads-and-creates.md), so a controller that modified one would
-# change what every client is served.
+# cache's objects (docs/adr/003-in-process-pod-reads-and-creates.md), so
+# a controller that modified one would change what every client is served.
 export KUBE_CACHE_MUTATION_DETECTOR=true
 # The end-to-end tests build the binary once into a temp dir.
 go test -count=1 -timeout 45m $short ./...
