@@ -6,6 +6,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/watch"
@@ -25,6 +26,17 @@ func (s *Server) LocalCreate(ctx context.Context, gvr schema.GroupVersionResourc
 		return nil, notFoundPath()
 	}
 	return s.createObject(storage.WithWrittenResult(ctx), res, namespace, obj, false)
+}
+
+// LocalBind assigns the pod binding names, in namespace, to the node it
+// targets, as a POST of pods/binding by a client in this process does,
+// without the HTTP round trip.
+func (s *Server) LocalBind(ctx context.Context, namespace string, binding *corev1.Binding) error {
+	res, ok := s.resources[corev1.SchemeGroupVersion.WithResource("pods")]
+	if !ok || namespace == "" {
+		return notFoundPath()
+	}
+	return s.bind(ctx, res, namespace, binding.Name, binding)
 }
 
 // LocalListerWatcher returns a cache.ListerWatcher of the resource gvr in

@@ -157,3 +157,47 @@ func TestLocalCreate(t *testing.T) {
 		t.Errorf("create of an invalid pod: %v, want Invalid naming spec.containers[0].name", err)
 	}
 }
+
+// TestLocalBind checks that a binding in process does what a POST of
+// pods/binding does: nodeName and the PodScheduled condition set once,
+// then Conflict; a target that is not a node refused.
+func TestLocalBind(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s := cachedServer(t)
+	s.SetReady()
+	if _, err := s.LocalCreate(ctx, corev1.SchemeGroupVersion.WithResource("namespaces"), "", &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ns"}}); err != nil {
+		t.Fatal(err)
+	}
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "web"},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "web:1"}}},
+	}
+	if _, err := s.LocalCreate(ctx, corev1.SchemeGroupVersion.WithResource("pods"), "ns", pod); err != nil {
+		t.Fatal(err)
+	}
+	bindTo := func(kind, node string) error {
+		return s.LocalBind(ctx, "ns", &corev1.Binding{
+			ObjectMeta: metav1.ObjectMeta{Name: "web"},
+			Target:     corev1.ObjectReference{Kind: kind, Name: node},
+		})
+	}
+	if err := bindTo("Pod", "a"); !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "target.kind") {
+		t.Errorf("binding to a Pod: %v, want Invalid naming target.kind", err)
+	}
+	if err := bindTo("Node", "a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := bindTo("Node", "b"); !apierrors.IsConflict(err) {
+		t.Errorf("binding again: %v, want Conflict", err)
+	}
+	if err := s.LocalBind(ctx, "ns", &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: "gone"}, Target: corev1.ObjectReference{Name: "a"}}); !apierrors.IsNotFound(err) {
+		t.Errorf("binding a pod that does not exist: %v, want NotFound", err)
+	}
+	r := httptest.NewRequest(http.MethodGet, "/api/v1/namespaces/ns/pods/web", nil)
+	w := httptest.NewRecorder()
+	s.Handler().ServeHTTP(w, r)
+	if !bytes.Contains(w.Body.Bytes(), []byte(`"nodeName":"a"`)) || !bytes.Contains(w.Body.Bytes(), []byte(`"type":"PodScheduled","status":"True"`)) {
+		t.Errorf("the pod after binding: %s", w.Body.String())
+	}
+}

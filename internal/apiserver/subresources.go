@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"sync"
@@ -192,15 +193,23 @@ func (s *Server) bindPod(w http.ResponseWriter, r *http.Request, res *resource, 
 		writeError(w, r, apierrors.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", binding.Name, info.Name)))
 		return
 	}
-	if binding.Target.Kind != "" && binding.Target.Kind != "Node" {
-		writeError(w, r, apierrors.NewInvalid(corev1.SchemeGroupVersion.WithKind("Binding").GroupKind(), info.Name,
-			field.ErrorList{field.NotSupported(field.NewPath("target", "kind"), binding.Target.Kind, []string{"Node", "<empty>"})}))
+	if err := s.bind(r.Context(), res, info.Namespace, info.Name, binding); err != nil {
+		writeError(w, r, err)
 		return
 	}
+	writeStatus(w, r, &metav1.Status{TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"}, Status: metav1.StatusSuccess, Code: http.StatusCreated})
+}
+
+// bind assigns pod namespace/name (of res, the pods) to the node binding
+// targets, as a POST of pods/binding does.
+func (s *Server) bind(ctx context.Context, res *resource, namespace, name string, binding *corev1.Binding) error {
+	if binding.Target.Kind != "" && binding.Target.Kind != "Node" {
+		return apierrors.NewInvalid(corev1.SchemeGroupVersion.WithKind("Binding").GroupKind(), name,
+			field.ErrorList{field.NotSupported(field.NewPath("target", "kind"), binding.Target.Kind, []string{"Node", "<empty>"})})
+	}
 	if binding.Target.Name == "" {
-		writeError(w, r, apierrors.NewInvalid(corev1.SchemeGroupVersion.WithKind("Binding").GroupKind(), info.Name,
-			field.ErrorList{field.Required(field.NewPath("target", "name"), "")}))
-		return
+		return apierrors.NewInvalid(corev1.SchemeGroupVersion.WithKind("Binding").GroupKind(), name,
+			field.ErrorList{field.Required(field.NewPath("target", "name"), "")})
 	}
 	// Binding writes spec.nodeName, which no update of the pod may change,
 	// so it goes straight to storage. The answer is a Status: out is
@@ -210,7 +219,7 @@ func (s *Server) bindPod(w http.ResponseWriter, r *http.Request, res *resource, 
 		*out = corev1.Pod{}
 		bindResults.Put(out)
 	}()
-	err = res.store.GuaranteedUpdate(storage.WithWrittenResult(r.Context()), res.key(info.Namespace, info.Name), out, false, nil, func(current runtime.Object) (runtime.Object, error) {
+	err := res.store.GuaranteedUpdate(storage.WithWrittenResult(ctx), res.key(namespace, name), out, false, nil, func(current runtime.Object) (runtime.Object, error) {
 		pod := current.(*corev1.Pod)
 		if binding.UID != "" && binding.UID != pod.UID {
 			return nil, apierrors.NewConflict(res.gr, pod.Name, fmt.Errorf("Precondition failed: UID in precondition: %v, UID in object meta: %v", binding.UID, pod.UID))
@@ -226,10 +235,9 @@ func (s *Server) bindPod(w http.ResponseWriter, r *http.Request, res *resource, 
 		return pod, nil
 	})
 	if err != nil {
-		writeError(w, r, storageError(err, res.gr, info.Name))
-		return
+		return storageError(err, res.gr, name)
 	}
-	writeStatus(w, r, &metav1.Status{TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"}, Status: metav1.StatusSuccess, Code: http.StatusCreated})
+	return nil
 }
 
 // bindResults holds the zeroed pods bindPod has the store write its

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/client-go/dynamic"
@@ -46,6 +47,8 @@ type Clients struct {
 	// CreatePod, when set, is how controllers create pods: the API
 	// server of this process, without the HTTP round trip.
 	CreatePod controller.PodCreator
+	// BindPod, when set, is how the scheduler binds pods, likewise.
+	BindPod func(ctx context.Context, namespace string, binding *corev1.Binding) error
 }
 
 // NewControllerFunc builds a controller. It is called each time the

@@ -44,7 +44,9 @@ const (
 // Scheduler binds pending pods to nodes. It reads the cluster through
 // shared informers and writes through the API only.
 type Scheduler struct {
-	client  kubernetes.Interface
+	client kubernetes.Interface
+	// binder writes bindings; BindWith sets it, else the client does.
+	binder  Binder
 	profile *Profile
 	cache   *Cache
 	queue   *schedulingQueue
@@ -79,6 +81,15 @@ type Scheduler struct {
 	// liveWorkers is workerWG's count, for tests.
 	liveWorkers atomic.Int32
 }
+
+// Binder writes binding, of a pod in namespace, as a POST of pods/binding
+// does. The API server of this process offers one without the HTTP round
+// trip (apiserver.Server.LocalBind).
+type Binder func(ctx context.Context, namespace string, binding *corev1.Binding) error
+
+// BindWith makes the scheduler write bindings with bind rather than its
+// client. Call it before Start.
+func (s *Scheduler) BindWith(bind Binder) { s.binder = bind }
 
 // bindJob is an assumed pod to bind.
 type bindJob struct {
@@ -289,7 +300,12 @@ func (s *Scheduler) bind(ctx context.Context, p *queuedPod, assumed *corev1.Pod)
 		ObjectMeta: metav1.ObjectMeta{Namespace: assumed.Namespace, Name: assumed.Name, UID: assumed.UID},
 		Target:     corev1.ObjectReference{Kind: "Node", Name: assumed.Spec.NodeName},
 	}
-	err := s.client.CoreV1().Pods(assumed.Namespace).Bind(ctx, binding, metav1.CreateOptions{})
+	var err error
+	if s.binder != nil {
+		err = s.binder(ctx, assumed.Namespace, binding)
+	} else {
+		err = s.client.CoreV1().Pods(assumed.Namespace).Bind(ctx, binding, metav1.CreateOptions{})
+	}
 	switch {
 	case err == nil:
 		logger.V(2).Info("bound pod", "pod", klog.KObj(assumed), "node", assumed.Spec.NodeName)

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"sort"
 	"testing"
@@ -123,6 +124,39 @@ func TestScheduleOneBinds(t *testing.T) {
 	}
 	if got := snapshotCPU(s.cache.Snapshot())["a"][1]; got != 1 {
 		t.Errorf("pods counted on a: got %d, want 1 (assumed)", got)
+	}
+}
+
+// TestScheduleOneBindsWithBinder checks that a scheduler given a binder
+// writes its bindings there, not through its client, and treats the
+// binder's Conflict as a pod bound meanwhile.
+func TestScheduleOneBindsWithBinder(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		err        error
+		wantEvents []string
+	}{
+		{name: "bound", wantEvents: []string{"Normal Scheduled Successfully assigned default/p to a"}},
+		{name: "bound meanwhile", err: apierrors.NewConflict(corev1.Resource("pods"), "p", errors.New("already assigned"))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newTestScheduler(t, makeNode("a"), makePod("p"))
+			var got []string
+			s.BindWith(func(_ context.Context, namespace string, b *corev1.Binding) error {
+				got = append(got, namespace+"/"+b.Name+" -> "+b.Target.Name)
+				return tc.err
+			})
+			s.runOnce(t)
+			if diff := cmp.Diff([]string{"default/p -> a"}, got); diff != "" {
+				t.Errorf("bindings (-want +got):\n%s", diff)
+			}
+			if actions := s.actions(); len(actions) != 0 {
+				t.Errorf("the client wrote %v", actions)
+			}
+			if diff := cmp.Diff(tc.wantEvents, s.events()); diff != "" {
+				t.Errorf("events (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 

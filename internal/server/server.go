@@ -164,7 +164,8 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("server: loopback client: %w", err)
 	}
-	// Controllers create their pods in process too (ADR 003).
+	// Controllers create their pods, and the scheduler binds them, in
+	// process too (ADR 003).
 	pods := corev1.SchemeGroupVersion.WithResource("pods")
 	createPod := func(ctx context.Context, namespace string, pod *corev1.Pod) (string, error) {
 		if _, err := api.LocalCreate(ctx, pods, namespace, pod); err != nil {
@@ -172,7 +173,9 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		return pod.Name, nil
 	}
-	manager := controllermanager.New(controllermanager.Clients{Kube: client, Dynamic: dyn, Metadata: md, CreatePod: createPod}, cfg.Controllers)
+	manager := controllermanager.New(controllermanager.Clients{
+		Kube: client, Dynamic: dyn, Metadata: md, CreatePod: createPod, BindPod: api.LocalBind,
+	}, cfg.Controllers)
 	// The controllers' and the scheduler's pods come from the watch cache
 	// itself: a pod changes three times on its way to Running, and each
 	// change was encoded for them and decoded again.

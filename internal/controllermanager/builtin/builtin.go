@@ -118,7 +118,11 @@ func Controllers(cfg Config) []cm.Named {
 			return storageprotection.New(c.Kube, core.Pods(), core.PersistentVolumeClaims(), core.PersistentVolumes())
 		}},
 		{Name: "scheduler", New: func(c cm.Clients) (cm.Controller, error) {
-			return scheduler.New(c.Kube, c.Informers), nil
+			s := scheduler.New(c.Kube, c.Informers)
+			if c.BindPod != nil {
+				s.BindWith(c.BindPod)
+			}
+			return s, nil
 		}},
 		{Name: "servicelb", New: func(c cm.Clients) (cm.Controller, error) {
 			return servicelb.New(servicelb.Config{Pool: cfg.LoadBalancerPool}, c.Kube, c.Informers)
