@@ -49,22 +49,10 @@ func TestCreateRetriesTakenGeneratedName(t *testing.T) {
 			t.Fatal(err)
 		}
 		s.SetReady()
-		do := func(path string, obj runtime.Object) *httptest.ResponseRecorder {
-			info, _ := serializerFor(runtime.ContentTypeJSON)
-			data, err := runtime.Encode(codecFor(info, corev1.SchemeGroupVersion), obj)
-			if err != nil {
-				t.Fatal(err)
-			}
-			r := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(data))
-			r.Header.Set("Content-Type", runtime.ContentTypeJSON)
-			w := httptest.NewRecorder()
-			s.Handler().ServeHTTP(w, r)
-			return w
-		}
-		if w := do("/api/v1/namespaces", &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "default"}}); w.Code != http.StatusCreated {
+		if w := postJSON(t, s.Handler(), "/api/v1/namespaces", &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "default"}}); w.Code != http.StatusCreated {
 			t.Fatalf("creating the namespace: %d %s", w.Code, w.Body.String())
 		}
-		w := do("/api/v1/namespaces/default/configmaps", cm)
+		w := postJSON(t, s.Handler(), "/api/v1/namespaces/default/configmaps", cm)
 		if w.Code != http.StatusCreated {
 			return nil, w
 		}
@@ -122,4 +110,19 @@ func TestCreateRetriesTakenGeneratedName(t *testing.T) {
 			t.Errorf("%d creates (%v), want 1", len(store.keys), store.keys)
 		}
 	})
+}
+
+// postJSON POSTs obj, encoded in JSON as v1, to path on h.
+func postJSON(tb testing.TB, h http.Handler, path string, obj runtime.Object) *httptest.ResponseRecorder {
+	tb.Helper()
+	info, _ := serializerFor(runtime.ContentTypeJSON)
+	data, err := runtime.Encode(codecFor(info, corev1.SchemeGroupVersion), obj)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	r := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(data))
+	r.Header.Set("Content-Type", runtime.ContentTypeJSON)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
 }

@@ -28,16 +28,7 @@ func TestLocalListerWatcher(t *testing.T) {
 	s.SetReady()
 	post := func(path string, obj runtime.Object) {
 		t.Helper()
-		info, _ := serializerFor(runtime.ContentTypeProtobuf)
-		data, err := runtime.Encode(codecFor(info, corev1.SchemeGroupVersion), obj)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(data))
-		r.Header.Set("Content-Type", runtime.ContentTypeProtobuf)
-		w := httptest.NewRecorder()
-		s.Handler().ServeHTTP(w, r)
-		if w.Code != http.StatusCreated {
+		if w := postJSON(t, s.Handler(), path, obj); w.Code != http.StatusCreated {
 			t.Fatalf("POST %s: %d %s", path, w.Code, w.Body.String())
 		}
 	}

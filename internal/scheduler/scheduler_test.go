@@ -2,8 +2,8 @@ package scheduler
 
 import (
 	"context"
-	"errors"
 	"encoding/json"
+	"errors"
 	"sort"
 	"testing"
 	"time"
