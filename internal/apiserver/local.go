@@ -19,7 +19,10 @@ import (
 // ("" for a cluster-scoped kind) as a POST by a client in this process
 // does: with the same defaults, admission, validation and errors, but
 // without encoding obj, decoding it again and the same for the answer.
-// obj is the server's once passed; the object returned is the caller's.
+// obj is the server's once passed. The object returned is what was
+// written, not decoded back from etcd: times keep their sub-second part
+// and empty slices stay empty rather than nil (storage.WithWrittenResult);
+// it shares memory with obj, so it must not be modified.
 func (s *Server) LocalCreate(ctx context.Context, gvr schema.GroupVersionResource, namespace string, obj runtime.Object) (runtime.Object, error) {
 	res, ok := s.resources[gvr]
 	if !ok || res.kind.Namespaced != (namespace != "") {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/informers"
@@ -168,10 +169,15 @@ func (s *Server) Run(ctx context.Context) error {
 	// process too (ADR 003).
 	pods := corev1.SchemeGroupVersion.WithResource("pods")
 	createPod := func(ctx context.Context, namespace string, pod *corev1.Pod) (string, error) {
-		if _, err := api.LocalCreate(ctx, pods, namespace, pod); err != nil {
+		created, err := api.LocalCreate(ctx, pods, namespace, pod)
+		if err != nil {
 			return "", err
 		}
-		return pod.Name, nil
+		m, err := meta.Accessor(created)
+		if err != nil {
+			return "", err
+		}
+		return m.GetName(), nil
 	}
 	manager := controllermanager.New(controllermanager.Clients{
 		Kube: client, Dynamic: dyn, Metadata: md, CreatePod: createPod, BindPod: api.LocalBind,
