@@ -4,7 +4,10 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 )
 
 // queued waits up to deadline for key to be the one item ready in the
@@ -89,6 +92,50 @@ func TestPodEventsBatchedByCountCost(t *testing.T) {
 		f.controller.deletePod(pods[0])
 		if n := f.controller.queue.Len(); n != 1 {
 			t.Fatalf("queue length after an unexpected deletion = %d, want 1", n)
+		}
+	})
+}
+
+func TestReplicaSetUpdatesBatchedWhenStatusOnly(t *testing.T) {
+	const key = "ns/web"
+	old := newRS("web", 2)
+	old.ResourceVersion, old.Generation = "1", 1
+	for _, tc := range []struct {
+		name    string
+		change  func(rs *appsv1.ReplicaSet)
+		batched bool
+	}{
+		{"status", func(rs *appsv1.ReplicaSet) { rs.Status.ReadyReplicas = 2 }, true},
+		{"spec (generation)", func(rs *appsv1.ReplicaSet) { rs.Spec.Replicas, rs.Generation = ptr.To[int32](3), 2 }, false},
+		{"deletion", func(rs *appsv1.ReplicaSet) { rs.DeletionTimestamp = &metav1.Time{Time: time.Now()} }, false},
+		{"labels", func(rs *appsv1.ReplicaSet) { rs.Labels = map[string]string{"tier": "web"} }, false},
+		{"annotations", func(rs *appsv1.ReplicaSet) { rs.Annotations = map[string]string{"a": "b"} }, false},
+		{"owner", func(rs *appsv1.ReplicaSet) {
+			rs.OwnerReferences = []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: "web", UID: "d1"}}
+		}, false},
+		{"finalizers", func(rs *appsv1.ReplicaSet) { rs.Finalizers = []string{"foregroundDeletion"} }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, old)
+			f.controller.setCountCost(key, time.Minute) // batch: maxStatusBatch
+			cur := old.DeepCopy()
+			cur.ResourceVersion = "2"
+			tc.change(cur)
+			f.controller.updateReplicaSet(old, cur)
+			if got, want := f.controller.queue.Len(), map[bool]int{true: 0, false: 1}[tc.batched]; got != want {
+				t.Fatalf("queue length right after the update = %d, want %d (batched: %v)", got, want, tc.batched)
+			}
+			if tc.batched && !queued(t, f.controller, key, 10*time.Second) {
+				t.Fatal("status change never queued the ReplicaSet")
+			}
+		})
+	}
+	t.Run("same resourceVersion", func(t *testing.T) {
+		f := newFixture(t, old)
+		f.controller.setCountCost(key, time.Minute)
+		f.controller.updateReplicaSet(old, old.DeepCopy())
+		if n := f.controller.queue.Len(); n != 1 {
+			t.Fatalf("queue length after a resync = %d, want 1", n)
 		}
 	})
 }

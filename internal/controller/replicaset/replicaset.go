@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -111,7 +113,7 @@ func New(client kubernetes.Interface, replicaSets appsinformers.ReplicaSetInform
 	c.syncHandler = c.sync
 	_, _ = replicaSets.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.enqueue,
-		UpdateFunc: func(_, cur interface{}) { c.enqueue(cur) },
+		UpdateFunc: c.updateReplicaSet,
 		DeleteFunc: c.deleteReplicaSet,
 	})
 	_, _ = pods.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -205,6 +207,40 @@ func (c *Controller) setCountCost(key string, cost time.Duration) {
 		return
 	}
 	c.countCost[key] = cost
+}
+
+// updateReplicaSet queues cur: at once, unless the update changed only
+// its status, as this controller's own status writes do when they come
+// back through the watch. Those are batched like a pod's status change
+// (statusBatch): a sync right away would count every pod of the
+// ReplicaSet again to arrive at the status it just wrote. Upstream syncs
+// on every update and calls these syncs spurious.
+func (c *Controller) updateReplicaSet(old, cur interface{}) {
+	oldRS, curRS := old.(*appsv1.ReplicaSet), cur.(*appsv1.ReplicaSet)
+	if !statusOnlyChange(oldRS, curRS) {
+		c.enqueue(curRS)
+		return
+	}
+	key, err := controller.KeyFunc(curRS)
+	if err != nil {
+		utilruntime.HandleError(fmt.Errorf("replicaset: %w", err))
+		return
+	}
+	c.enqueueStatusChange(key)
+}
+
+// statusOnlyChange reports whether cur is a later version of old that
+// differs only in its status. A change of the spec increments the
+// generation; the metadata a sync depends on is compared.
+func statusOnlyChange(old, cur *appsv1.ReplicaSet) bool {
+	return old.ResourceVersion != cur.ResourceVersion &&
+		old.UID == cur.UID &&
+		old.Generation == cur.Generation &&
+		old.DeletionTimestamp.Equal(cur.DeletionTimestamp) &&
+		maps.Equal(old.Labels, cur.Labels) &&
+		maps.Equal(old.Annotations, cur.Annotations) &&
+		apiequality.Semantic.DeepEqual(old.OwnerReferences, cur.OwnerReferences) &&
+		slices.Equal(old.Finalizers, cur.Finalizers)
 }
 
 func (c *Controller) deleteReplicaSet(obj interface{}) {
