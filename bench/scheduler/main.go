@@ -43,12 +43,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/client-go/informers"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
+	watchtools "k8s.io/client-go/tools/watch"
 	"k8s.io/klog/v2"
 
 	"github.com/navarch/navarch/bench/internal/benchserver"
@@ -215,19 +216,13 @@ func run(o options) error {
 	}
 	fmt.Printf("simulated nodes: %d Ready in %v; server RSS %.1f MiB\n", o.nodes, time.Since(start).Round(time.Millisecond), benchserver.RSSMiB(cmd.Process.Pid))
 
-	// Watch pods: when each is first seen, seen bound and seen Running.
+	// Watch pods: when each is first seen, seen bound and seen Running. A
+	// plain watch, not an informer: the tracker keeps no copies of the
+	// pods, so that what it costs this process (on the server's cores)
+	// stays small.
 	tracker := newTracker(o.pods)
-	watchFactory := informers.NewSharedInformerFactoryWithOptions(kubernetes.NewForConfigOrDie(rest.CopyConfig(cfg)), 0,
-		informers.WithNamespace("default"))
-	podInformer := watchFactory.Core().V1().Pods().Informer()
-	_, _ = podInformer.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { tracker.observe(obj.(*corev1.Pod)) },
-		UpdateFunc: func(_, obj any) { tracker.observe(obj.(*corev1.Pod)) },
-	})
-	watchFactory.Start(ctx.Done())
-	shutdowns = append(shutdowns, watchFactory.Shutdown)
-	if !cache.WaitForCacheSync(ctx.Done(), podInformer.HasSynced) {
-		return fmt.Errorf("pod watch did not sync")
+	if err := trackPods(ctx, kubernetes.NewForConfigOrDie(rest.CopyConfig(cfg)), tracker); err != nil {
+		return err
 	}
 
 	// What the nodes alone cost the server (Lease renewals, status,
@@ -623,4 +618,43 @@ func revision(ctx context.Context, client kubernetes.Interface) int64 {
 	}
 	rev, _ := strconv.ParseInt(list.ResourceVersion, 10, 64)
 	return rev
+}
+
+// trackPods lists the pods of the default namespace, then watches them
+// (the watch resumed where it ended, until ctx ends), handing every pod
+// it sees to t.
+func trackPods(ctx context.Context, client kubernetes.Interface, t *tracker) error {
+	pods := client.CoreV1().Pods("default")
+	list, err := pods.List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("listing pods: %w", err)
+	}
+	for i := range list.Items {
+		t.observe(&list.Items[i])
+	}
+	w, err := watchtools.NewRetryWatcherWithContext(ctx, list.ResourceVersion, &cache.ListWatch{
+		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+			return pods.Watch(ctx, opts)
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("watching pods: %w", err)
+	}
+	go func() {
+		defer w.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case ev, ok := <-w.ResultChan():
+				if !ok {
+					return
+				}
+				if pod, isPod := ev.Object.(*corev1.Pod); isPod && ev.Type != watch.Deleted {
+					t.observe(pod)
+				}
+			}
+		}
+	}()
+	return nil
 }
