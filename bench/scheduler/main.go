@@ -69,6 +69,15 @@ type options struct {
 	serverHeapProfile string
 	rollouts          int
 	gcPercent         int
+	runs              int
+}
+
+// figures are one run's headline numbers, kept to report medians over
+// -runs.
+type figures struct {
+	podsPerSecond, serverMsPerPod, benchMsPerPod float64
+	p99                                          time.Duration
+	serverRSSMiB                                 float64
 }
 
 func main() {
@@ -86,6 +95,7 @@ func main() {
 	flag.StringVar(&o.serverHeapProfile, "server-heapprofile", "", "write a heap profile of the server, taken once all pods run, to this file")
 	flag.IntVar(&o.rollouts, "rollouts", 0, "after the pods run, roll the Deployment (an image change) this many times and time each rollout (-mode deployment)")
 	flag.IntVar(&o.gcPercent, "gc-percent", 400, "this process's GOGC (GOGC in the environment takes precedence): it stands in for the kubelets of 1,000 machines, whose garbage collection would not share the server's cores")
+	flag.IntVar(&o.runs, "runs", 1, "measure this many times, each on a fresh server, and print every run's figures and their medians (single runs on a 2-core VM spread by about 15%)")
 	klog.InitFlags(nil)
 	flag.Parse()
 	if _, fromEnv := os.LookupEnv("GOGC"); !fromEnv {
@@ -93,6 +103,10 @@ func main() {
 	}
 	if o.mode != "deployment" && o.mode != "pods" {
 		fmt.Fprintf(os.Stderr, "bench: -mode %q: want deployment or pods\n", o.mode)
+		os.Exit(2)
+	}
+	if o.runs < 1 || (o.runs > 1 && (*cpuProfile != "" || o.serverCPUProfile != "" || o.serverHeapProfile != "")) {
+		fmt.Fprintln(os.Stderr, "bench: -runs must be at least 1, and 1 with a profile")
 		os.Exit(2)
 	}
 	if o.rollouts > 0 && o.mode != "deployment" {
@@ -111,10 +125,53 @@ func main() {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if err := run(o); err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", err)
-		pprof.StopCPUProfile()
-		os.Exit(1)
+	var all []figures
+	for i := range o.runs {
+		if o.runs > 1 {
+			fmt.Printf("== run %d of %d\n", i+1, o.runs)
+		}
+		f, err := run(o)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			pprof.StopCPUProfile()
+			os.Exit(1)
+		}
+		all = append(all, f)
+	}
+	if o.runs > 1 {
+		printMedians(all)
+	}
+}
+
+// printMedians prints each run's headline figures and their medians.
+func printMedians(all []figures) {
+	median := func(get func(figures) float64) (float64, string) {
+		vals := make([]float64, len(all))
+		each := make([]string, len(all))
+		for i, f := range all {
+			vals[i] = get(f)
+			each[i] = strconv.FormatFloat(vals[i], 'f', 2, 64)
+		}
+		sort.Float64s(vals)
+		m := vals[len(vals)/2]
+		if len(vals)%2 == 0 {
+			m = (vals[len(vals)/2-1] + vals[len(vals)/2]) / 2
+		}
+		return m, strings.Join(each, " ")
+	}
+	fmt.Printf("== medians of %d runs (each run's figures in brackets)\n", len(all))
+	for _, row := range []struct {
+		name string
+		get  func(figures) float64
+	}{
+		{"pods/s Running", func(f figures) float64 { return f.podsPerSecond }},
+		{"server cpu ms/pod", func(f figures) float64 { return f.serverMsPerPod }},
+		{"bench process cpu ms/pod", func(f figures) float64 { return f.benchMsPerPod }},
+		{"create->Running p99 s", func(f figures) float64 { return f.p99.Seconds() }},
+		{"server RSS MiB", func(f figures) float64 { return f.serverRSSMiB }},
+	} {
+		m, each := median(row.get)
+		fmt.Printf("%s: %.2f [%s]\n", row.name, m, each)
 	}
 }
 
@@ -162,7 +219,15 @@ func fetchProfileText(ctx context.Context, cfg *rest.Config, path, file string) 
 	return os.WriteFile(file, data, 0o644)
 }
 
-func run(o options) error {
+func run(o options) (figures, error) {
+	var f figures
+	err := measure(o, &f)
+	return f, err
+}
+
+// measure starts a server and simulated nodes, makes the pods, prints
+// what it measured and keeps the headline figures in f.
+func measure(o options, f *figures) error {
 	dir, err := os.MkdirTemp("", "navarch-bench-sched-")
 	if err != nil {
 		return err
@@ -313,6 +378,13 @@ func run(o options) error {
 			}
 		}
 		fmt.Printf("events stored in default: %d %v\n", len(events.Items), byReason)
+	}
+	*f = figures{
+		podsPerSecond:  float64(o.pods) / r.lastRunning.Seconds(),
+		serverMsPerPod: 1000 * serverCPU / float64(o.pods),
+		benchMsPerPod:  1000 * benchCPU / float64(o.pods),
+		p99:            r.p(99),
+		serverRSSMiB:   benchserver.RSSMiB(cmd.Process.Pid),
 	}
 	anon, file := benchserver.MemoryMiB(cmd.Process.Pid)
 	fmt.Printf("server RSS with %d nodes and %d pods: %.1f MiB (target < 600 MiB): %.1f MiB anonymous, %.1f MiB file (etcd's mapped database)\n",
