@@ -83,7 +83,7 @@ programs the Service rules in nftables, and serves Ingresses on ports 80 and
 	f.BoolVar(&noAgent, "no-agent", false, "run the control plane only, without a local node agent")
 	f.IntVar(&kubeletPort, "kubelet-port", nodeapi.DefaultPort, "port of the local agent's node API, which the API server calls for logs, exec, attach and port-forward (0: any free port)")
 	f.BoolVar(&watchCache, "watch-cache", true, "serve watches from one etcd watch per kind, decoded and encoded once for all clients")
-	f.StringVar(&memoryLimit, "memory-limit", memoryLimit, "soft limit of the server's Go memory (the garbage collector works harder near it), raised to 1.5x the live heap when that outgrows it; 0: none; GOMEMLIMIT in the environment takes precedence")
+	f.StringVar(&memoryLimit, "memory-limit", memoryLimit, "soft limit of the server's Go memory (the garbage collector works harder near it), raised to 1.5x the live heap when that outgrows it; under it, while the server allocates fast, garbage is collected less often (GOGC 400, unless GOGC is set); 0: none (and GOGC as set); GOMEMLIMIT in the environment takes precedence")
 	f.BoolVar(&cfg.Profiling, "profiling", true, "serve Go profiles at /debug/pprof/ of the API server (authenticated clients only)")
 	f.BoolVar(&cfg.ClusterDNS, "cluster-dns", true, "serve the cluster DNS on the advertised address, port 53 (kube-system/kube-dns)")
 	return cmd
