@@ -130,8 +130,8 @@ func main() {
 		if o.runs > 1 {
 			fmt.Printf("== run %d of %d\n", i+1, o.runs)
 		}
-		f, err := run(o)
-		if err != nil {
+		var f figures
+		if err := measure(o, &f); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			pprof.StopCPUProfile()
 			os.Exit(1)
@@ -217,12 +217,6 @@ func fetchProfileText(ctx context.Context, cfg *rest.Config, path, file string) 
 		return fmt.Errorf("server profile %s: %w", path, err)
 	}
 	return os.WriteFile(file, data, 0o644)
-}
-
-func run(o options) (figures, error) {
-	var f figures
-	err := measure(o, &f)
-	return f, err
 }
 
 // measure starts a server and simulated nodes, makes the pods, prints
