@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -80,35 +81,54 @@ func buildCourseImages(t *testing.T, c *framework.Cluster) {
 	}
 }
 
-// startPortForward runs `kubectl port-forward target ports...` in the
-// background until the test ends, and returns once it forwards.
+// startPortForward runs `kubectl port-forward target ports...` until the
+// test ends and returns once it forwards. kubectl ends when a forwarded
+// connection fails (the pod's process not listening yet, on a loaded
+// machine), as upstream's does; a user would run it again, and so it is
+// started again here, so that the caller's retries can reach the pod.
 func startPortForward(t *testing.T, c *framework.Cluster, target string, ports ...string) {
 	t.Helper()
-	cmd := exec.Command(framework.Binary(t), append([]string{"kubectl", "port-forward", target}, ports...)...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+c.Kubeconfig)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	binary := framework.Binary(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
 	ready := make(chan struct{})
+	var readyOnce sync.Once
+	var stderr syncBuffer
 	go func() {
-		scanner := bufio.NewScanner(stdout)
-		closed := false
-		for scanner.Scan() {
-			if !closed && strings.HasPrefix(scanner.Text(), "Forwarding from") {
-				close(ready)
-				closed = true
+		defer close(done)
+		for ctx.Err() == nil {
+			cmd := exec.CommandContext(ctx, binary, append([]string{"kubectl", "port-forward", target}, ports...)...)
+			cmd.Env = append(os.Environ(), "KUBECONFIG="+c.Kubeconfig)
+			cmd.Stderr = &stderr
+			stdout, err := cmd.StdoutPipe()
+			if err == nil {
+				err = cmd.Start()
+			}
+			if err != nil {
+				fmt.Fprintf(&stderr, "starting kubectl port-forward: %v\n", err)
+				return
+			}
+			scanner := bufio.NewScanner(stdout)
+			for scanner.Scan() {
+				if strings.HasPrefix(scanner.Text(), "Forwarding from") {
+					readyOnce.Do(func() { close(ready) })
+				}
+			}
+			_ = cmd.Wait()
+			select {
+			case <-ctx.Done():
+			case <-time.After(200 * time.Millisecond):
 			}
 		}
 	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
 	select {
 	case <-ready:
+	case <-done:
+		t.Fatalf("kubectl port-forward %s %v did not start: %s", target, ports, stderr.String())
 	case <-time.After(30 * time.Second):
 		t.Fatalf("kubectl port-forward %s %v did not start: %s", target, ports, stderr.String())
 	}
